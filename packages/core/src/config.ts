@@ -1,0 +1,100 @@
+import { InvalidArgumentError } from './errors';
+import type { Kind } from './model/status';
+
+/** Time to live of one signature type, in seconds; unset fields fall back to the general values. */
+export interface SignatureTtlConfig {
+  activeTtl?: number;
+  ttlWhenSignDone?: number;
+}
+
+/** How long stored signatures live, in seconds. */
+export interface TtlConfig {
+  /** while in use. Default 86400 (24 h). */
+  activeTtl?: number;
+  /** after they finish (done or failed). Default 300 (5 min). */
+  doneTtl?: number;
+  task?: SignatureTtlConfig;
+  chain?: SignatureTtlConfig;
+  swarm?: SignatureTtlConfig;
+}
+
+/** How task functions are called: `fn(input)`, `fn(input, ctx)` or `fn(ctx)`. */
+export type ParamConfig = 'NO_CTX' | 'ALL' | 'CTX_ONLY';
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface MageflowConfig {
+  ttl?: TtlConfig;
+  paramConfig?: ParamConfig;
+  /** how long cancel()'s audit records outlive what they describe, in seconds. Default 7 days. */
+  auditTtl?: number;
+  /** how often a worker marks itself alive, in ms. Default 2000. */
+  heartbeatMs?: number;
+  /** a worker silent this long is dead and its runs are taken over, in ms. Default 10000. */
+  workerTtlMs?: number;
+  /** how often a started worker sweeps for work lost by dead workers and for expired deletions; false: never. Default 15000. */
+  sweepEveryMs?: number | false;
+  /** sweep once when the worker starts (auto-resume after a restart). Default true. */
+  recoverOnStart?: boolean;
+  /** how long runtime steps wait for a locked signature before failing, in ms. Default 30000. */
+  lockWaitMs?: number;
+  /** default lock lease, in ms. Default 30000. */
+  lockLeaseMs?: number;
+  /** an id for this process's worker; default host:pid:random. */
+  workerId?: string;
+  logger?: Logger;
+}
+
+export interface ResolvedConfig {
+  ttl: Required<Pick<TtlConfig, 'activeTtl' | 'doneTtl'>> & Pick<TtlConfig, Kind>;
+  paramConfig: ParamConfig;
+  auditTtl: number;
+  heartbeatMs: number;
+  workerTtlMs: number;
+  sweepEveryMs: number | false;
+  recoverOnStart: boolean;
+  lockWaitMs: number;
+  lockLeaseMs: number;
+  logger: Logger;
+}
+
+export const quietLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: (message, fields) => console.warn(`[mageflow] ${message}`, fields ?? ''),
+  error: (message, fields) => console.error(`[mageflow] ${message}`, fields ?? ''),
+};
+
+export function resolveConfig(config: MageflowConfig = {}): ResolvedConfig {
+  const ttl = config.ttl ?? {};
+  const resolved: ResolvedConfig = {
+    ttl: { activeTtl: ttl.activeTtl ?? 86_400, doneTtl: ttl.doneTtl ?? 300, task: ttl.task, chain: ttl.chain, swarm: ttl.swarm },
+    paramConfig: config.paramConfig ?? 'NO_CTX',
+    auditTtl: config.auditTtl ?? 7 * 86_400,
+    heartbeatMs: config.heartbeatMs ?? 2000,
+    workerTtlMs: config.workerTtlMs ?? 10_000,
+    sweepEveryMs: config.sweepEveryMs ?? 15_000,
+    recoverOnStart: config.recoverOnStart ?? true,
+    lockWaitMs: config.lockWaitMs ?? 30_000,
+    lockLeaseMs: config.lockLeaseMs ?? 30_000,
+    logger: config.logger ?? quietLogger,
+  };
+  for (const [name, value] of Object.entries({ activeTtl: resolved.ttl.activeTtl, doneTtl: resolved.ttl.doneTtl, auditTtl: resolved.auditTtl })) {
+    if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`config ${name} must be a positive number of seconds, got ${value}`);
+  }
+  if (!['NO_CTX', 'ALL', 'CTX_ONLY'].includes(resolved.paramConfig)) {
+    throw new InvalidArgumentError(`config paramConfig must be NO_CTX, ALL or CTX_ONLY, got ${String(resolved.paramConfig)}`);
+  }
+  return resolved;
+}
+
+/** Seconds a signature of this kind lives while in use, or after it finished. */
+export function ttlFor(config: ResolvedConfig, kind: Kind, phase: 'active' | 'done'): number {
+  const own = config.ttl[kind];
+  return phase === 'active' ? own?.activeTtl ?? config.ttl.activeTtl : own?.ttlWhenSignDone ?? config.ttl.doneTtl;
+}

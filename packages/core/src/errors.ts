@@ -1,0 +1,119 @@
+/**
+ * Every error Mageflow raises is a `MageflowError` with a `code`. A few subclasses
+ * exist so callers can catch the cases they act on by name.
+ *
+ * `instanceof` is answered by a brand registered with `Symbol.for`, so it still
+ * works when an app ends up with two copies of this package.
+ */
+const BRAND = Symbol.for('@mageflow/core/error');
+
+export type MageflowErrorCode =
+  | 'TASK_ALREADY_RUNNING'
+  | 'SIGNATURE_NOT_FOUND'
+  | 'UNRECOGNIZED_TASK'
+  | 'TOO_MANY_TASKS'
+  | 'SWARM_IS_CANCELED'
+  | 'SWARM_IS_CLOSED'
+  | 'INVALID_TRANSITION'
+  | 'INVALID_INPUT'
+  | 'INVALID_ARGUMENT'
+  | 'CORRUPT_RECORD'
+  | 'SIGNATURE_LOCKED'
+  | 'CONFIRMATION_REQUIRED'
+  | 'TASK_TIMEOUT'
+  | 'TASK_CANCELED'
+  | 'TASK_FAILED'
+  | 'STORE_UNAVAILABLE'
+  | 'ENGINE_UNAVAILABLE'
+  | 'WAIT_TIMEOUT';
+
+export interface MageflowErrorOptions {
+  cause?: unknown;
+  /** false when retrying the same run cannot succeed (the engine must not retry). */
+  retryable?: boolean;
+  /** structured facts about the failure, for logs and tests. */
+  details?: Record<string, unknown>;
+}
+
+export class MageflowError extends Error {
+  readonly code: MageflowErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown>;
+  declare readonly cause: unknown;
+
+  constructor(code: MageflowErrorCode, message: string, options: MageflowErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? true;
+    this.details = options.details ?? {};
+    Object.defineProperty(this, BRAND, { value: code });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || !(BRAND in value)) return false;
+    const ownCode = (this as unknown as { errorCode?: MageflowErrorCode }).errorCode;
+    return ownCode === undefined || (value as Record<symbol, unknown>)[BRAND] === ownCode;
+  }
+}
+
+function codedError(code: MageflowErrorCode, retryable = true) {
+  return class extends MageflowError {
+    static readonly errorCode = code;
+    constructor(message: string, options: MageflowErrorOptions = {}) {
+      super(code, message, { retryable, ...options });
+    }
+  };
+}
+
+/** suspend() on a task that is already running: interrupt() it instead. */
+export class TaskAlreadyRunningError extends codedError('TASK_ALREADY_RUNNING', false) {}
+/** No signature is stored under the key (never created, deleted, or expired). */
+export class SignatureNotFoundError extends codedError('SIGNATURE_NOT_FOUND', false) {}
+/** A task name that no `mf.task()` registered, signed without an input schema. */
+export class UnrecognizedTaskError extends codedError('UNRECOGNIZED_TASK', false) {}
+/** Adding to a swarm past its `maxTaskAllowed`. */
+export class TooManyTasksError extends codedError('TOO_MANY_TASKS', false) {}
+/** Adding to a swarm that was canceled. */
+export class SwarmIsCanceledError extends codedError('SWARM_IS_CANCELED', false) {}
+/** Adding to a swarm that was closed or has finished. */
+export class SwarmIsClosedError extends codedError('SWARM_IS_CLOSED', false) {}
+/** An operation the signature's current status does not allow. */
+export class InvalidTransitionError extends codedError('INVALID_TRANSITION', false) {}
+/** Task input that does not match the task's schema. */
+export class InvalidInputError extends codedError('INVALID_INPUT', false) {}
+/** An argument to the API that cannot be used (bad config, too few chain members...). */
+export class InvalidArgumentError extends codedError('INVALID_ARGUMENT', false) {}
+/** A stored value that is not a valid record: corrupt, foreign, or from an incompatible version. */
+export class CorruptRecordError extends codedError('CORRUPT_RECORD', false) {}
+/** Another holder has the signature locked (see `mf.lock`). */
+export class SignatureLockedError extends codedError('SIGNATURE_LOCKED', true) {}
+/** A destructive call made without `{ confirm: true }`. */
+export class ConfirmationRequiredError extends codedError('CONFIRMATION_REQUIRED', false) {}
+/** A run exceeded its task's timeout. */
+export class TaskTimeoutError extends codedError('TASK_TIMEOUT', true) {}
+/** The run was stopped by interrupt() or cancel(). */
+export class TaskCanceledError extends codedError('TASK_CANCELED', false) {}
+/** run() of a signature that failed; `details.error` holds what error callbacks receive. */
+export class TaskFailedError extends codedError('TASK_FAILED', false) {}
+/** The store could not be reached or answered with an error. */
+export class StoreUnavailableError extends codedError('STORE_UNAVAILABLE', true) {}
+/** `run()` gave up waiting for a result. */
+export class WaitTimeoutError extends codedError('WAIT_TIMEOUT', false) {}
+
+/** The facts about a failure that error callbacks receive. */
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  code?: string;
+  /** how many attempts were made before giving up. */
+  attempts: number;
+}
+
+export function describeError(error: unknown, attempts: number): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}), attempts };
+  }
+  return { name: 'Error', message: String(error), attempts };
+}

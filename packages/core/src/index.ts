@@ -1,0 +1,25 @@
+/**
+ * @mageflow/core: compose tasks into signatures, chains and swarms, and control
+ * them live. Runs on any `Store` and `Engine`; the in-memory store and the
+ * in-process engine are the embedded defaults.
+ */
+export { Mageflow, type MageflowOptions, type TaskHandle, type SignatureInput, type SignOptions, type ChainOptions, type SwarmOptions, type Lock, type LockOptions } from './client';
+export { Signature, TaskSignature, ChainSignature, SwarmSignature, type RunOptions, type AddTasksOptions } from './signature';
+export type { MageflowConfig, TtlConfig, SignatureTtlConfig, ParamConfig, Logger } from './config';
+export { resolveConfig, ttlFor, type ResolvedConfig } from './config';
+export * from './errors';
+export { STATUSES, KINDS, FINISHED, isFinished, type Status, type Kind } from './model/status';
+export { SignatureRecordSchema, SwarmConfigSchema, parseRecord, type SignatureRecord, type SwarmConfig } from './model/record';
+export { decide, OPERATIONS, type Operation, type Effect, type Decision } from './model/lifecycle';
+export type * from './ports/store';
+export { EXPECTABLE_FIELDS } from './ports/store';
+export { matches } from './ports/expectation';
+export { isRetryable, type Engine, type EngineRun, type TaskDefinition, type DispatchRequest } from './ports/engine';
+export { MemoryStore, type MemoryStoreOptions } from './memory/memory-store';
+export { InProcessEngine, type InProcessEngineOptions, type BackoffPolicy, type RunOutcome } from './inprocess/in-process-engine';
+export { withCtx, withSignature, staggerExecution, type TaskContext, type TaskOptions } from './runtime/registry';
+export { SIGNATURE_KEY } from './runtime/runtime';
+export type { RemoveOptions } from './runtime/lifecycle';
+export type { SweepOptions, SweepReport } from './runtime/recovery';
+export type { ErrorCallbackMessage } from './runtime/settle';
+export { deepMerge } from './runtime/message';

@@ -1,0 +1,88 @@
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { CorruptRecordError } from '../errors';
+
+/** A value held in a box, so that `undefined` (absent) and `null` (a real result) differ. */
+const Boxed = Type.Object({ value: Type.Unknown() });
+
+const StatusSchema = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('active'),
+  Type.Literal('suspended'),
+  Type.Literal('interrupted'),
+  Type.Literal('canceled'),
+  Type.Literal('done'),
+  Type.Literal('failed'),
+  Type.Literal('marked_for_deletion'),
+]);
+const KindSchema = Type.Union([Type.Literal('task'), Type.Literal('chain'), Type.Literal('swarm')]);
+
+const ErrorInfoSchema = Type.Object({
+  name: Type.String(),
+  message: Type.String(),
+  code: Type.Optional(Type.String()),
+  attempts: Type.Number(),
+});
+
+export const SwarmConfigSchema = Type.Object({
+  maxConcurrency: Type.Integer({ minimum: 1 }),
+  stopAfterNFailures: Type.Optional(Type.Integer({ minimum: 1 })),
+  maxTaskAllowed: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+export type SwarmConfig = Static<typeof SwarmConfigSchema>;
+
+/**
+ * What the Store keeps for each signature. One schema for the three kinds; the
+ * container fields are present only on chains (`members`, `cursor`) and swarms (`swarm`).
+ */
+export const SignatureRecordSchema = Type.Object({
+  key: Type.String({ minLength: 1 }),
+  kind: KindSchema,
+  taskName: Type.String(),
+  name: Type.Optional(Type.String()),
+  kwargs: Type.Record(Type.String(), Type.Unknown()),
+  successCallbacks: Type.Array(Type.String()),
+  errorCallbacks: Type.Array(Type.String()),
+  status: StatusSchema,
+  lastStatus: Type.Optional(StatusSchema),
+  creationTime: Type.Number(),
+  /** key of the chain or swarm this signature is a member of. */
+  parent: Type.Optional(Type.String()),
+  /** the message of its last dispatch, replayed by resume and recovery. */
+  message: Type.Optional(Boxed),
+  /** when it was last handed to the engine; absent until dispatched. */
+  dispatchedAt: Type.Optional(Type.Number()),
+  /** the worker that dispatched it or runs it (recovery takes over from dead ones). */
+  worker: Type.Optional(Type.String()),
+  /** the engine run currently executing it, and which attempt of that run. */
+  runId: Type.Optional(Type.String()),
+  attempt: Type.Optional(Type.Integer({ minimum: 1 })),
+  result: Type.Optional(Boxed),
+  error: Type.Optional(ErrorInfoSchema),
+  /** true once everything that follows its end (callbacks, container notice) is done. */
+  settled: Type.Optional(Type.Boolean()),
+  /** marked_for_deletion: when the cleanup job may delete it for good (ms epoch). */
+  deleteAt: Type.Optional(Type.Number()),
+  members: Type.Optional(Type.Array(Type.String())),
+  cursor: Type.Optional(Type.Integer({ minimum: 0 })),
+  swarm: Type.Optional(SwarmConfigSchema),
+});
+export type SignatureRecord = Static<typeof SignatureRecordSchema>;
+
+const checkRecord = Compile(SignatureRecordSchema);
+
+/** Fields a store may be asked to compare in a conditional update. */
+export type RecordField = keyof SignatureRecord;
+
+/**
+ * Validates a value read back from a store. A corrupt or foreign value is a
+ * `CorruptRecordError` naming the key, never a crash further in.
+ */
+export function parseRecord(value: unknown, key: string): SignatureRecord {
+  if (checkRecord.Check(value)) return value;
+  const first = [...checkRecord.Errors(value)][0];
+  const where = first ? `${first.instancePath || '/'} ${first.message}` : 'not an object';
+  throw new CorruptRecordError(`stored value under "${key}" is not a valid signature record: ${where}`, {
+    details: { key },
+  });
+}

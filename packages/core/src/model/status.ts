@@ -1,0 +1,22 @@
+/** Every status a signature (task, chain or swarm) can be in. */
+export const STATUSES = [
+  'pending',
+  'active',
+  'suspended',
+  'interrupted',
+  'canceled',
+  'done',
+  'failed',
+  'marked_for_deletion',
+] as const;
+export type Status = (typeof STATUSES)[number];
+
+/** Statuses after which no run of the signature will start again. */
+export const FINISHED: readonly Status[] = ['done', 'failed', 'canceled'];
+
+export const KINDS = ['task', 'chain', 'swarm'] as const;
+export type Kind = (typeof KINDS)[number];
+
+export function isFinished(status: Status): boolean {
+  return FINISHED.includes(status);
+}

@@ -1,0 +1,62 @@
+/**
+ * Starting signatures: a task is handed to the engine; a chain or swarm starts its
+ * members. The record is stamped (message, time, worker) before the engine sees
+ * the run, so a run lost with a dead worker can be found and sent again.
+ */
+import type { SignatureRecord } from '../model/record';
+import { advanceChain } from './chain';
+import { SIGNATURE_KEY, type Runtime } from './runtime';
+import { fillSwarm } from './swarm';
+
+export const box = (value: unknown) => ({ value: value === undefined ? null : value });
+
+/** Runs a signature with a message (runNoWait, callbacks, chain steps, reruns). */
+export async function startSignature(rt: Runtime, key: string, message: unknown, caller: 'user' | 'runtime'): Promise<void> {
+  const now = Date.now();
+  const applied = await rt.apply(key, 'run', {
+    caller,
+    set: (before) => ({ message: box(message), worker: rt.workerId, ...(before.kind === 'task' ? { dispatchedAt: now } : {}) }),
+    unset: ['deleteAt', 'settled', 'result', 'error'],
+    track: true,
+  });
+  if (!applied.decision.effects.includes('dispatch')) return;
+  const record = applied.record;
+  if (record.kind === 'task') await sendTask(rt, record, message, now);
+  else if (record.kind === 'chain') await advanceChain(rt, record.key);
+  else await fillSwarm(rt, record);
+}
+
+/** Hands a stamped task record to the engine; undoes the stamp if the engine refuses. */
+export async function sendTask(rt: Runtime, record: SignatureRecord, message: unknown, stampedAt: number): Promise<void> {
+  try {
+    await rt.engine.dispatch({
+      task: record.taskName,
+      input: { message: message === undefined ? null : message },
+      metadata: { [SIGNATURE_KEY]: record.key },
+      priority: rt.registry.get(record.taskName)?.options.priority,
+    });
+  } catch (error) {
+    await rt.store.updateRecord(record.key, { expect: { dispatchedAt: stampedAt }, unset: ['dispatchedAt'] });
+    throw error;
+  }
+}
+
+/** Sends swarm members that were just given slots: tasks in one engine call, containers one by one. */
+export async function sendSwarmMembers(rt: Runtime, members: readonly SignatureRecord[], message: unknown): Promise<void> {
+  const tasks = members.filter((m) => m.kind === 'task');
+  if (tasks.length > 0) {
+    await rt.engine.dispatchMany(
+      tasks.map((m) => ({
+        task: m.taskName,
+        input: { message: message === undefined ? null : message },
+        metadata: { [SIGNATURE_KEY]: m.key },
+        priority: rt.registry.get(m.taskName)?.options.priority,
+      })),
+    );
+  }
+  for (const container of members.filter((m) => m.kind !== 'task')) {
+    await startSignature(rt, container.key, message, 'runtime').catch((error) =>
+      rt.log.warn('could not start a nested container in a swarm', { key: container.key, error: String(error) }),
+    );
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * User lifecycle operations (suspend, interrupt, resume, cancel, remove): the state
+ * machine decides, this module carries out the effects.
+ */
+import { InvalidTransitionError, MageflowError, SignatureLockedError, SignatureNotFoundError } from '../errors';
+import type { Effect } from '../model/lifecycle';
+import type { SignatureRecord } from '../model/record';
+import { advanceChain } from './chain';
+import { sendTask } from './dispatch';
+import type { Runtime } from './runtime';
+import { fillSwarm, onSwarmMemberEnd } from './swarm';
+import { collectTree } from './tree';
+
+export type UserOperation = 'suspend' | 'interrupt' | 'resume' | 'cancel' | 'remove';
+
+export interface RemoveOptions {
+  /** also mark the error callbacks. Default true. */
+  withError?: boolean;
+  /** also mark the success callbacks. Default true. */
+  withSuccess?: boolean;
+}
+
+export async function operate(rt: Runtime, key: string, op: UserOperation, options: RemoveOptions = {}): Promise<SignatureRecord> {
+  const now = Date.now();
+  const applied = await rt.apply(key, op, {
+    caller: 'user',
+    ...(op === 'remove'
+      ? { set: (before) => ({ deleteAt: now + rt.ttl(before.kind, 'done') * 1000 }), track: true, ttlSec: undefined }
+      : {}),
+  });
+  const { before, record, decision } = applied;
+  if (op === 'remove' && applied.changed) await rt.store.expireRecords([key], rt.ttl(record.kind, 'done') + DELETE_GRACE_SEC);
+  for (const effect of decision.effects) await carryOut(rt, effect, before, record, options);
+  return record;
+}
+
+/** Marked records outlive their deleteAt a little, so the cleanup job (not the TTL) deletes them and audits it. */
+const DELETE_GRACE_SEC = 60;
+
+async function carryOut(rt: Runtime, effect: Effect, before: SignatureRecord, record: SignatureRecord, options: RemoveOptions) {
+  const container = record.kind !== 'task';
+  switch (effect) {
+    case 'stopRun':
+      if (before.runId) await rt.engine.cancel(before.runId);
+      return;
+    case 'suspendMembers':
+    case 'interruptMembers':
+    case 'resumeMembers':
+      if (container) await eachMemberInFlight(rt, record, effect === 'suspendMembers' ? 'suspend' : effect === 'interruptMembers' ? 'interrupt' : 'resume');
+      return;
+    case 'continue':
+      if (record.kind === 'chain') await advanceChain(rt, record.key);
+      if (record.kind === 'swarm') await fillSwarm(rt, record);
+      return;
+    case 'replay':
+      if (record.kind === 'task' && record.message && record.status === 'pending') {
+        const stampedAt = Date.now();
+        const stamped = await rt.store.updateRecord(record.key, {
+          expect: { status: ['pending'] },
+          set: { dispatchedAt: stampedAt, worker: rt.workerId },
+          track: true,
+        });
+        if (stamped.ok) await sendTask(rt, stamped.record, record.message.value, stampedAt);
+      }
+      return;
+    case 'deleteTree':
+      await deleteTree(rt, before, 'cancel');
+      return;
+    case 'markTree':
+      await markTree(rt, record, options);
+      return;
+    default:
+      return; // run-event effects do not arise from user operations
+  }
+}
+
+/** Applies an operation to the members a container has in flight: the chain's current member, the swarm's slot holders. */
+async function eachMemberInFlight(rt: Runtime, container: SignatureRecord, op: 'suspend' | 'interrupt' | 'resume') {
+  const members =
+    container.kind === 'chain'
+      ? [container.members?.[container.cursor ?? 0]].filter((k): k is string => k !== undefined)
+      : (await rt.store.swarmRunning(container.key)).map((slot) => slot.member);
+  for (const member of members) {
+    try {
+      await operate(rt, member, op);
+    } catch (error) {
+      // A member that already ended, or is running (suspend), is left as it is.
+      if (error instanceof InvalidTransitionError || error instanceof SignatureNotFoundError) continue;
+      if (error instanceof MageflowError && error.code === 'TASK_ALREADY_RUNNING') continue;
+      throw error;
+    }
+  }
+}
+
+/**
+ * Cancel and the cleanup job: stop every run in the tree, delete it all, keep an
+ * audit record, and tell the container the member is gone so it cannot hang.
+ */
+export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'cancel' | 'delete' | 'expire'): Promise<string[]> {
+  const tree = await collectTree(rt, [root.key]);
+  for (const record of tree.records) {
+    if (record.kind === 'task' && record.runId && record.status === 'active') {
+      await rt.engine.cancel(record.runId).catch((error) => rt.log.warn('could not cancel a run', { runId: record.runId, error: String(error) }));
+    }
+  }
+  await rt.store.audit({ at: Date.now(), action, key: root.key, keys: tree.keys, detail: { kind: root.kind, status: root.status } }, rt.config.auditTtl);
+  const deleted = await rt.store.deleteRecords(tree.keys);
+  if (!deleted.ok) throw new SignatureLockedError(`cannot ${action} "${root.key}": ${deleted.locked.join(', ')} locked`, { details: { locked: deleted.locked } });
+  tree.keys.forEach((key) => (rt.forget(key), rt.announce(key)));
+  if (root.parent && action === 'cancel') {
+    const parent = await rt.store.getRecord(root.parent);
+    if (parent?.kind === 'chain') await advanceChain(rt, parent.key);
+    if (parent?.kind === 'swarm') await onSwarmMemberEnd(rt, parent, root.key, { ok: false });
+  }
+  return tree.keys;
+}
+
+/** remove(): members share the container's deletion window; callbacks are marked too. */
+async function markTree(rt: Runtime, record: SignatureRecord, options: RemoveOptions) {
+  const ttl = rt.ttl(record.kind, 'done') + DELETE_GRACE_SEC;
+  const members = record.kind === 'chain' ? record.members ?? [] : record.kind === 'swarm' ? await rt.store.swarmMembers(record.key) : [];
+  if (members.length > 0) {
+    const tree = await collectTree(rt, members);
+    await rt.store.expireRecords(tree.keys, ttl);
+  }
+  const callbacks = [...(options.withSuccess === false ? [] : record.successCallbacks), ...(options.withError === false ? [] : record.errorCallbacks)];
+  for (const key of callbacks) {
+    try {
+      await operate(rt, key, 'remove', options);
+    } catch (error) {
+      if (!(error instanceof InvalidTransitionError || error instanceof SignatureNotFoundError)) throw error;
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The sweep: finds work that a dead worker left half done and finishes it, and
+ * deletes signatures whose deletion window has passed. Every action is one of the
+ * idempotent steps the runtime takes anyway, so a sweep racing live workers (or
+ * another sweep) changes nothing they would not.
+ *
+ * What it does, by status (roadmap "auto-resume"): running on a dead worker ->
+ * sent again; dispatched by a dead worker and not started -> sent again; ended but
+ * not settled -> settled; active chains and swarms -> moved on; suspended -> kept;
+ * failed -> skipped.
+ */
+import type { SignatureRecord } from '../model/record';
+import { advanceChain } from './chain';
+import { sendSwarmMembers, sendTask } from './dispatch';
+import { deleteTree } from './lifecycle';
+import { deepMerge } from './message';
+import { sleep, type Runtime } from './runtime';
+import { outcomeOf, settle } from './settle';
+import { fillSwarm, onSwarmMemberEnd } from './swarm';
+
+export interface SweepOptions {
+  /** only resume tasks with these names (containers are always moved on). */
+  taskNames?: readonly string[];
+  /** wait a random 0..staggerMs between resumed runs, so a restart does not stampede. */
+  staggerMs?: number;
+  /** this worker has just started: runs stamped with its own id are from its previous life. */
+  startup?: boolean;
+}
+
+export interface SweepReport {
+  /** running on a dead worker: sent again. */
+  resumed: string[];
+  /** dispatched by a dead worker before it started: sent again. */
+  started: string[];
+  /** suspended or interrupted: left as they are. */
+  kept: string[];
+  /** ended but their callbacks or container notice may not have happened: settled. */
+  settled: string[];
+  /** active containers moved on. */
+  continued: string[];
+  /** deleted for good (expired deletion window, unfinished cancel). */
+  deleted: string[];
+  /** records that could not be handled, with the reason. */
+  failures: { key: string; error: string }[];
+}
+
+export async function sweep(rt: Runtime, options: SweepOptions = {}): Promise<SweepReport> {
+  const report: SweepReport = { resumed: [], started: [], kept: [], settled: [], continued: [], deleted: [], failures: [] };
+  const live = await rt.store.liveWorkers();
+  const dead = (worker: string | undefined) =>
+    worker !== undefined && (worker === rt.workerId ? options.startup === true : !live.has(worker));
+  let cursor: string | undefined;
+  do {
+    const page = await rt.store.listOpen(cursor, 200);
+    cursor = page.cursor;
+    for (const record of await rt.store.getRecords(page.keys)) {
+      if (!record) continue;
+      try {
+        await recoverOne(rt, record, dead, options, report);
+      } catch (error) {
+        report.failures.push({ key: record.key, error: String(error) });
+      }
+    }
+  } while (cursor !== undefined);
+  if (report.failures.length > 0) rt.log.warn('sweep could not handle some records', { failures: report.failures });
+  return report;
+}
+
+async function recoverOne(rt: Runtime, record: SignatureRecord, dead: (w?: string) => boolean, options: SweepOptions, report: SweepReport) {
+  const selected = record.kind !== 'task' || !options.taskNames || options.taskNames.includes(record.taskName);
+  if (record.status === 'canceled') {
+    report.deleted.push(...(await deleteTree(rt, record, 'cancel')));
+  } else if (record.status === 'marked_for_deletion') {
+    if ((record.deleteAt ?? Infinity) <= Date.now()) report.deleted.push(...(await deleteTree(rt, record, 'expire')));
+    else if (outcomeOf(record) && !record.settled) (await settle(rt, record), report.settled.push(record.key));
+  } else if (outcomeOf(record)) {
+    if (!record.settled) (await settle(rt, record), report.settled.push(record.key));
+  } else if (record.status === 'suspended' || record.status === 'interrupted') {
+    report.kept.push(record.key);
+  } else if (record.kind === 'chain' && record.status === 'active') {
+    await advanceChain(rt, record.key);
+    report.continued.push(record.key);
+  } else if (record.kind === 'swarm' && record.status === 'active') {
+    await recoverSwarm(rt, record, dead, report);
+    report.continued.push(record.key);
+  } else if (record.kind === 'task' && selected && dead(record.worker) && record.message) {
+    const wasRunning = record.status === 'active';
+    if (!wasRunning && record.dispatchedAt === undefined) return; // never sent: nothing was lost
+    if (await takeOver(rt, record)) {
+      (wasRunning ? report.resumed : report.started).push(record.key);
+      if (options.staggerMs) await sleep(Math.random() * options.staggerMs);
+    }
+  }
+}
+
+/** Moves a dead worker's run to this worker: back to pending, stamped, sent again. */
+async function takeOver(rt: Runtime, record: SignatureRecord): Promise<boolean> {
+  const stampedAt = Date.now();
+  const taken = await rt.store.updateRecord(record.key, {
+    expect: { status: [record.status], worker: record.worker ?? null, runId: record.runId ?? null },
+    set: { status: 'pending', dispatchedAt: stampedAt, worker: rt.workerId },
+    unset: ['runId', 'attempt'],
+  });
+  if (!taken.ok) return false; // someone else moved it first
+  await sendTask(rt, taken.record, record.message?.value, stampedAt);
+  return true;
+}
+
+async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, dead: (w?: string) => boolean, report: SweepReport) {
+  const message = deepMerge(swarm.message?.value, swarm.kwargs);
+  for (const slot of await rt.store.swarmRunning(swarm.key)) {
+    if (!dead(slot.worker)) continue;
+    const member = await rt.store.getRecord(slot.member);
+    if (!member) {
+      await onSwarmMemberEnd(rt, swarm, slot.member, { ok: false });
+      continue;
+    }
+    if (outcomeOf(member)) {
+      await settle(rt, member); // ended, but its count was lost with the worker
+      report.settled.push(member.key);
+      continue;
+    }
+    if (member.status === 'active' && !dead(member.worker)) continue; // a live worker has it (durable engine)
+    if (!(await rt.store.swarmReassign(swarm.key, slot.member, slot.worker, rt.workerId))) continue;
+    if (member.status === 'active') {
+      const reset = await rt.store.updateRecord(member.key, {
+        expect: { status: ['active'], runId: member.runId ?? null },
+        set: { status: 'pending' },
+        unset: ['runId', 'attempt'],
+      });
+      if (!reset.ok) continue;
+      report.resumed.push(member.key);
+    } else if (member.status === 'pending') {
+      report.started.push(member.key);
+    } else {
+      report.kept.push(member.key);
+      continue;
+    }
+    await sendSwarmMembers(rt, [member], member.message?.value ?? message);
+  }
+  await fillSwarm(rt, swarm);
+}

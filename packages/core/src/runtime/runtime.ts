@@ -1,0 +1,143 @@
+/**
+ * The runtime: what every orchestration step shares. It reads records, applies the
+ * state machine's decisions with conditional writes (retrying when another worker
+ * changed the record first), and tells local waiters when a signature ends.
+ */
+import { EventEmitter } from 'node:events';
+import { ttlFor, type ResolvedConfig } from '../config';
+import { SignatureLockedError, SignatureNotFoundError } from '../errors';
+import { decide, type Decision, type Operation } from '../model/lifecycle';
+import type { SignatureRecord } from '../model/record';
+import { isFinished, type Kind } from '../model/status';
+import type { Engine } from '../ports/engine';
+import type { Expectation, Store } from '../ports/store';
+import type { TaskRegistry } from './registry';
+
+/** Engine metadata that carries the signature key with a run. */
+export const SIGNATURE_KEY = 'mageflow_key';
+
+export interface Applied {
+  before: SignatureRecord;
+  record: SignatureRecord;
+  decision: Decision;
+  /** false when the decision left the record as it was (nothing written). */
+  changed: boolean;
+}
+
+export interface ApplyOptions {
+  runId?: string;
+  attempt?: number;
+  /** extra fields to write with the status change, given the decision. */
+  set?: (before: SignatureRecord, decision: Decision) => Partial<SignatureRecord>;
+  unset?: (keyof SignatureRecord)[];
+  /** extra conditions beyond "the status has not changed since it was read". */
+  expect?: Expectation;
+  /** user calls fail at once on a locked signature; runtime steps wait for the lock. */
+  caller: 'user' | 'runtime';
+  track?: boolean;
+  /** a recent read of the record: saves the first read (the write is still conditional on it). */
+  known?: SignatureRecord;
+  /** time to live to set with the change (default: the done TTL when the signature ends). */
+  ttlSec?: number;
+}
+
+export class Runtime {
+  private readonly ended = new EventEmitter();
+  private readonly swarms = new Map<string, SignatureRecord>();
+
+  constructor(
+    readonly store: Store,
+    readonly engine: Engine,
+    readonly config: ResolvedConfig,
+    readonly registry: TaskRegistry,
+    readonly workerId: string,
+  ) {
+    this.ended.setMaxListeners(0);
+  }
+
+  get log() {
+    return this.config.logger;
+  }
+
+  ttl(kind: Kind, phase: 'active' | 'done'): number {
+    return ttlFor(this.config, kind, phase);
+  }
+
+  async load(key: string): Promise<SignatureRecord> {
+    const record = await this.store.getRecord(key);
+    if (!record) throw new SignatureNotFoundError(`no signature is stored under "${key}"`, { details: { key } });
+    return record;
+  }
+
+  /**
+   * Reads the record, asks the state machine what `op` does to it, and writes the
+   * result conditionally on nothing having changed since the read. A lost race
+   * re-reads and decides again; the machine's errors reach the caller.
+   */
+  async apply(key: string, op: Operation, options: ApplyOptions): Promise<Applied> {
+    const lockDeadline = Date.now() + this.config.lockWaitMs;
+    let known = options.known;
+    for (let round = 0; ; round++) {
+      const before = known ?? (await this.load(key));
+      known = undefined;
+      const decision = decide(before, op, { runId: options.runId, attempt: options.attempt });
+      const set = options.set?.(before, decision) ?? {};
+      const statusChanged = decision.status !== before.status || decision.lastStatus !== before.lastStatus;
+      if (!statusChanged && Object.keys(set).length === 0) return { before, record: before, decision, changed: false };
+
+      const ends = isFinished(decision.status) && !isFinished(before.status);
+      const result = await this.store.updateRecord(key, {
+        expect: { status: [before.status], ...options.expect },
+        set: { ...set, status: decision.status, ...(decision.lastStatus ? { lastStatus: decision.lastStatus } : {}) },
+        unset: options.unset,
+        ttlSec: options.ttlSec ?? (ends ? this.ttl(before.kind, 'done') : undefined),
+        track: options.track,
+      });
+      if (result.ok) return { before, record: result.record, decision, changed: true };
+      if (result.reason === 'mismatch') known = result.record;
+      if (result.reason === 'missing') throw new SignatureNotFoundError(`no signature is stored under "${key}"`, { details: { key } });
+      if (result.reason === 'locked') {
+        if (options.caller === 'user' || Date.now() > lockDeadline) {
+          throw new SignatureLockedError(`"${key}" is locked; ${op} refused`, { details: { key, op } });
+        }
+        await sleep(25);
+      } else if (round > 50) {
+        await sleep(Math.min(200, round * 2)); // heavy contention: back off, then decide again
+      }
+    }
+  }
+
+  /**
+   * A container record for routing a member's end. A running swarm's config,
+   * kwargs and message never change, so they are cached: members of a large swarm
+   * then cost no read of the swarm record. Chains are read fresh.
+   */
+  async swarmView(key: string): Promise<SignatureRecord | null> {
+    const cached = this.swarms.get(key);
+    if (cached) return cached;
+    const record = await this.store.getRecord(key);
+    if (record?.kind === 'swarm' && record.status !== 'pending' && record.message) {
+      if (this.swarms.size >= 1000) this.swarms.delete(this.swarms.keys().next().value!);
+      this.swarms.set(key, record);
+    }
+    return record;
+  }
+
+  forget(key: string): void {
+    this.swarms.delete(key);
+  }
+
+  /** Tells local waiters (run()) that a signature ended or was deleted. */
+  announce(key: string): void {
+    this.ended.emit(key);
+  }
+
+  onEnd(key: string, listener: () => void): () => void {
+    this.ended.on(key, listener);
+    return () => this.ended.off(key, listener);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

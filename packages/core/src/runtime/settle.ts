@@ -1,0 +1,88 @@
+/**
+ * What follows a signature's end: its callbacks fire, the callback branch that will
+ * never run is given the done TTL, its container hears of it, and the record is
+ * marked settled. Every step tolerates being run again after a crash: callbacks
+ * are signatures that start once, and containers count each member once.
+ */
+import { InvalidTransitionError, SignatureNotFoundError, type ErrorInfo } from '../errors';
+import type { SignatureRecord } from '../model/record';
+import { onChainMemberEnd } from './chain';
+import { startSignature } from './dispatch';
+import type { Runtime } from './runtime';
+import { onSwarmMemberEnd } from './swarm';
+import { collectTree } from './tree';
+
+/** The message error callbacks receive. */
+export interface ErrorCallbackMessage {
+  error: ErrorInfo;
+  /** the message the failed signature was run with. */
+  input: unknown;
+  /** the failed signature's key. */
+  key: string;
+}
+
+export type Outcome = 'done' | 'failed';
+
+/** done or failed, including a signature marked for deletion after it ended. */
+export function outcomeOf(record: SignatureRecord): Outcome | undefined {
+  const status = record.status === 'marked_for_deletion' ? record.lastStatus : record.status;
+  return status === 'done' || status === 'failed' ? status : undefined;
+}
+
+export async function settle(rt: Runtime, record: SignatureRecord): Promise<void> {
+  if (record.settled) return;
+  const outcome = outcomeOf(record);
+  if (!outcome) return;
+  if (outcome === 'done') {
+    await fire(rt, record.successCallbacks, record.result?.value);
+    await expireTree(rt, record.errorCallbacks);
+  } else {
+    const message: ErrorCallbackMessage = {
+      error: record.error ?? { name: 'Error', message: 'failed', attempts: 1 },
+      input: record.message?.value ?? null,
+      key: record.key,
+    };
+    await fire(rt, record.errorCallbacks, message);
+    await expireTree(rt, record.successCallbacks);
+  }
+  const parentKind = record.parent ? await notifyParent(rt, record.parent, record, outcome) : undefined;
+  // A swarm member without callbacks needs no settled mark: it is not in the open
+  // index, and its swarm counts it once however often it is settled. Skipping the
+  // write keeps a member's life at a constant, small number of store calls.
+  const hasCallbacks = record.successCallbacks.length + record.errorCallbacks.length > 0;
+  if (parentKind !== 'swarm' || hasCallbacks) {
+    await rt.store.updateRecord(record.key, { set: { settled: true }, untrack: true });
+  }
+  rt.announce(record.key);
+}
+
+/** Starts callbacks; one already started (a repeated settle) is left alone. */
+async function fire(rt: Runtime, keys: readonly string[], message: unknown): Promise<void> {
+  for (const key of keys) {
+    try {
+      await startSignature(rt, key, message, 'runtime');
+    } catch (error) {
+      if (error instanceof InvalidTransitionError) continue; // fired before
+      if (error instanceof SignatureNotFoundError) {
+        rt.log.warn('a callback signature is gone (deleted or expired); skipped', { key });
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+async function notifyParent(rt: Runtime, parentKey: string, member: SignatureRecord, outcome: Outcome) {
+  const parent = await rt.swarmView(parentKey);
+  if (!parent) return undefined; // the container was canceled or deleted with its members
+  if (parent.kind === 'chain') await onChainMemberEnd(rt, parent.key);
+  else if (parent.kind === 'swarm') await onSwarmMemberEnd(rt, parent, member.key, outcome === 'done' ? { ok: true, result: member.result?.value } : { ok: false });
+  return parent.kind;
+}
+
+/** A branch that will never run lives only the done TTL. */
+export async function expireTree(rt: Runtime, roots: readonly string[]): Promise<void> {
+  if (roots.length === 0) return;
+  const tree = await collectTree(rt, roots);
+  for (const [kind, keys] of tree.byKind) if (keys.length > 0) await rt.store.expireRecords(keys, rt.ttl(kind, 'done'));
+}

@@ -1,0 +1,83 @@
+/**
+ * Swarms: members run in parallel under a concurrency cap. The Store holds the
+ * queue, the slots and the counts, and changes them in atomic steps, so racing
+ * workers never exceed the cap nor count a member twice. One member's whole life
+ * costs a constant number of Store calls, whatever the swarm's size.
+ */
+import type { SignatureRecord } from '../model/record';
+import type { ClaimOptions, SwarmCounts } from '../ports/store';
+import { deepMerge } from './message';
+import { sendSwarmMembers } from './dispatch';
+import type { Runtime } from './runtime';
+import { settle } from './settle';
+
+function claimOptions(rt: Runtime, swarm: SignatureRecord): ClaimOptions {
+  return {
+    maxConcurrency: swarm.swarm?.maxConcurrency ?? 30,
+    whenStatus: ['active'],
+    worker: rt.workerId,
+    ttlSec: rt.ttl('swarm', 'active'),
+  };
+}
+
+/** Gives free slots to queued members and sends them; ends the swarm if nothing is left to run. */
+export async function fillSwarm(rt: Runtime, swarm: SignatureRecord): Promise<void> {
+  const claimed = await rt.store.swarmClaim(swarm.key, claimOptions(rt, swarm));
+  await sendClaimed(rt, swarm, claimed);
+  await checkSwarmEnd(rt, swarm, await rt.store.swarmCounts(swarm.key));
+}
+
+export async function onSwarmMemberEnd(
+  rt: Runtime,
+  swarm: SignatureRecord,
+  member: string,
+  outcome: { ok: true; result: unknown } | { ok: false },
+): Promise<void> {
+  const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm));
+  await sendClaimed(rt, swarm, finished.claimed);
+  await checkSwarmEnd(rt, swarm, finished.counts);
+}
+
+async function sendClaimed(rt: Runtime, swarm: SignatureRecord, claimed: readonly string[]): Promise<void> {
+  if (claimed.length === 0) return;
+  const records = await rt.store.getRecords(claimed);
+  const present = records.filter((r): r is SignatureRecord => r !== null);
+  await sendSwarmMembers(rt, present, deepMerge(swarm.message?.value, swarm.kwargs));
+  // A member deleted while queued (canceled) can never end by itself: count it as failed.
+  for (const [i, record] of records.entries()) {
+    if (!record) await onSwarmMemberEnd(rt, swarm, claimed[i]!, { ok: false });
+  }
+}
+
+/** Ends the swarm when its failure limit is reached, or when it is closed and every member ended. */
+export async function checkSwarmEnd(rt: Runtime, swarm: SignatureRecord, counts: SwarmCounts): Promise<void> {
+  const limit = swarm.swarm?.stopAfterNFailures;
+  if (limit !== undefined && counts.failed >= limit) {
+    const ended = await rt.apply(swarm.key, 'fail', {
+      caller: 'runtime',
+      set: () => ({ error: { name: 'SwarmFailedError', message: `${counts.failed} members failed (stopAfterNFailures ${limit})`, attempts: 1 } }),
+    });
+    if (!ended.changed) return;
+    await holdQueued(rt, swarm.key);
+    await settle(rt, ended.record);
+    return;
+  }
+  if (!counts.closed || counts.done + counts.failed < counts.total) return;
+  const current = await rt.store.getRecord(swarm.key);
+  if (!current) return;
+  if (current.status !== 'active') {
+    if (current.status === 'done' || current.status === 'failed') await settle(rt, current); // a crash cut it short
+    return;
+  }
+  const results = await rt.store.swarmResults(swarm.key);
+  const ended = await rt.apply(swarm.key, 'succeed', { caller: 'runtime', known: current, set: () => ({ result: { value: results } }) });
+  if (ended.changed) await settle(rt, ended.record);
+}
+
+/** Members that never started are suspended when the swarm stops early. */
+async function holdQueued(rt: Runtime, swarmKey: string): Promise<void> {
+  const queued = await rt.store.swarmDrainQueue(swarmKey);
+  for (const key of queued) {
+    await rt.store.updateRecord(key, { expect: { status: ['pending'] }, set: { status: 'suspended', lastStatus: 'pending' }, ttlSec: rt.ttl('task', 'done') });
+  }
+}

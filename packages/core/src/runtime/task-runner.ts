@@ -1,0 +1,135 @@
+/**
+ * The wrapper around every registered task function: it ties an engine run to its
+ * signature, runs the body only when the signature's status allows, and records
+ * the outcome exactly once.
+ */
+import { describeError, InvalidInputError, MageflowError, SignatureNotFoundError, TaskCanceledError } from '../errors';
+import type { EngineRun } from '../ports/engine';
+import type { SignatureRecord } from '../model/record';
+import { buildInput } from './message';
+import type { RegisteredTask, TaskContext } from './registry';
+import { SIGNATURE_KEY, sleep, type Runtime } from './runtime';
+import { settle } from './settle';
+import { box } from './dispatch';
+
+export interface SignatureView {
+  (record: SignatureRecord): unknown;
+}
+
+export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureView) {
+  return async (run: EngineRun): Promise<unknown> => {
+    const key = run.metadata[SIGNATURE_KEY];
+    if (!key) {
+      // A plain run of the task, outside any signature: no bookkeeping.
+      task.validate(run.input);
+      return invoke(rt, task, run, run.input, undefined, view);
+    }
+    const message = (run.input as { message?: unknown } | null)?.message;
+
+    let begun;
+    try {
+      begun = await rt.apply(key, 'begin', {
+        caller: 'runtime',
+        runId: run.runId,
+        attempt: run.attempt,
+        set: (_, decision) =>
+          decision.effects.includes('runBody')
+            ? { runId: run.runId, attempt: run.attempt, worker: rt.workerId, message: box(message) }
+            : decision.effects.includes('holdMessage')
+              ? { message: box(message) }
+              : {},
+      });
+    } catch (error) {
+      if (error instanceof SignatureNotFoundError) {
+        throw new SignatureNotFoundError(`run ${run.runId} of "${task.name}": ${error.message}`, { details: error.details });
+      }
+      throw error;
+    }
+    const { record, decision } = begun;
+    if (decision.effects.includes('settle')) await settle(rt, record);
+    if (!decision.effects.includes('runBody')) {
+      rt.log.debug('run ended without its body', { key, status: record.status });
+      return undefined;
+    }
+
+    let result: unknown;
+    try {
+      const input = buildInput(task.name, message, record.kwargs, task.options.messageField);
+      task.validate(input);
+      result = await untilAborted(invoke(rt, task, run, input, record, view), run.signal);
+    } catch (error) {
+      if (error instanceof TaskCanceledError && run.signal.aborted) return undefined; // interrupted or cancelled: its status says so
+      const final = error instanceof InvalidInputError || !isRetryableError(error) || run.attempt >= run.maxAttempts;
+      if (!final) throw error; // the engine retries; the signature stays active
+      await finish(rt, record, run, 'fail', { error: describeError(error, run.attempt) });
+      throw nonRetryable(error);
+    }
+    await finish(rt, record, run, 'succeed', { result: box(result) });
+    return result;
+  };
+}
+
+async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
+  const ended = await rt.apply(begun.key, op, {
+    caller: 'runtime',
+    known: begun,
+    runId: run.runId,
+    attempt: run.attempt,
+    expect: { runId: run.runId, attempt: run.attempt },
+    set: (_, decision) => (decision.effects.includes('settle') ? set : {}),
+  });
+  if (ended.decision.effects.includes('settle')) await settle(rt, ended.record);
+}
+
+async function invoke(
+  rt: Runtime,
+  task: RegisteredTask,
+  run: EngineRun,
+  input: unknown,
+  record: SignatureRecord | undefined,
+  view: SignatureView,
+): Promise<unknown> {
+  const ctx: TaskContext = {
+    input,
+    signal: run.signal,
+    attempt: run.attempt,
+    maxAttempts: run.maxAttempts,
+    runId: run.runId,
+    key: record?.key,
+    native: run.native,
+  };
+  const { marks } = task;
+  if (marks.staggerMs) {
+    const delay = Math.floor(Math.random() * marks.staggerMs);
+    rt.log.info('staggering task start', { task: task.name, delayMs: delay });
+    await untilAborted(sleep(delay), run.signal);
+  }
+  const mode = marks.withCtx ? 'ALL' : rt.config.paramConfig;
+  const args: unknown[] = mode === 'CTX_ONLY' ? [ctx] : mode === 'ALL' ? [input, ctx] : [input];
+  if (marks.withSignature) args.push(record ? view(record) : undefined);
+  return task.fn(...args);
+}
+
+/** Settles with the body, or rejects as soon as the run's signal fires. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
+      (error) => (signal.removeEventListener('abort', onAbort), reject(error)),
+    );
+  });
+}
+
+function isRetryableError(error: unknown): boolean {
+  return !(error instanceof MageflowError) || error.retryable;
+}
+
+function nonRetryable(error: unknown): unknown {
+  if (error instanceof MageflowError && !error.retryable) return error;
+  const wrapped = error instanceof Error ? error : new Error(String(error));
+  Object.defineProperty(wrapped, 'retryable', { value: false, configurable: true });
+  return wrapped;
+}

@@ -1,0 +1,34 @@
+/**
+ * A signature's tree: itself, its members (chains and swarms), and its callbacks,
+ * all the way down. Cancel deletes it; remove and finished branches expire it.
+ */
+import type { SignatureRecord } from '../model/record';
+import type { Kind } from '../model/status';
+import type { Runtime } from './runtime';
+
+export interface Tree {
+  records: SignatureRecord[];
+  keys: string[];
+  byKind: Map<Kind, string[]>;
+}
+
+export async function collectTree(rt: Runtime, roots: readonly string[], options: { callbacks?: boolean } = {}): Promise<Tree> {
+  const seen = new Set<string>();
+  const records: SignatureRecord[] = [];
+  let frontier = [...roots];
+  while (frontier.length > 0) {
+    const batch = frontier.filter((key) => !seen.has(key));
+    frontier = [];
+    batch.forEach((key) => seen.add(key));
+    for (const record of await rt.store.getRecords(batch)) {
+      if (!record) continue;
+      records.push(record);
+      if (options.callbacks !== false) frontier.push(...record.successCallbacks, ...record.errorCallbacks);
+      if (record.kind === 'chain') frontier.push(...(record.members ?? []));
+      if (record.kind === 'swarm') frontier.push(...(await rt.store.swarmMembers(record.key)));
+    }
+  }
+  const byKind = new Map<Kind, string[]>([['task', []], ['chain', []], ['swarm', []]]);
+  for (const record of records) byKind.get(record.kind)!.push(record.key);
+  return { records, keys: [...seen], byKind };
+}

@@ -1,0 +1,188 @@
+/**
+ * Handles on stored signatures. A handle holds the record as last read; the
+ * lifecycle methods act on the stored one and refresh the handle.
+ */
+import { ConfirmationRequiredError } from './errors';
+import type { SignatureRecord, SwarmConfig } from './model/record';
+import type { Kind, Status } from './model/status';
+import type { SwarmCounts } from './ports/store';
+import type { RemoveOptions } from './runtime/lifecycle';
+import type { Mageflow, SignatureInput, SignOptions } from './client';
+
+export interface RunOptions {
+  /** give up waiting after this many ms (WaitTimeoutError); the run goes on. Default: no limit. */
+  timeoutMs?: number;
+}
+
+export class Signature {
+  /** @internal */
+  constructor(
+    protected readonly mf: Mageflow,
+    protected record: SignatureRecord,
+  ) {}
+
+  get key(): string {
+    return this.record.key;
+  }
+  get kind(): Kind {
+    return this.record.kind;
+  }
+  get taskName(): string {
+    return this.record.taskName;
+  }
+  get name(): string | undefined {
+    return this.record.name;
+  }
+  get kwargs(): Readonly<Record<string, unknown>> {
+    return this.record.kwargs;
+  }
+  get creationTime(): Date {
+    return new Date(this.record.creationTime);
+  }
+  get successCallbacks(): readonly string[] {
+    return this.record.successCallbacks;
+  }
+  get errorCallbacks(): readonly string[] {
+    return this.record.errorCallbacks;
+  }
+  /** status as of the last read; `refresh()` reads it again. */
+  get status(): Status {
+    return this.record.status;
+  }
+  get lastStatus(): Status | undefined {
+    return this.record.lastStatus;
+  }
+  /** the result, once done. */
+  get result(): unknown {
+    return this.record.result?.value;
+  }
+  /** a copy of the stored record as last read. */
+  toJSON(): SignatureRecord {
+    return structuredClone(this.record);
+  }
+
+  async refresh(): Promise<this> {
+    this.record = await this.mf.internals.load(this.key);
+    return this;
+  }
+
+  /** Starts it and returns at once. */
+  async runNoWait(message?: unknown): Promise<void> {
+    await this.mf.runNoWait(this.key, message);
+    await this.refresh().catch(() => this);
+  }
+
+  /** Starts it and waits for its result; a failure rejects with TaskFailedError. */
+  async run(message?: unknown, options: RunOptions = {}): Promise<unknown> {
+    await this.mf.runNoWait(this.key, message);
+    return this.mf.waitFor(this.key, options);
+  }
+
+  /** Waits for the result of a run already started. */
+  async wait(options: RunOptions = {}): Promise<unknown> {
+    return this.mf.waitFor(this.key, options);
+  }
+
+  /** Holds it before it starts (a running task raises TaskAlreadyRunningError; containers stop dispatching). */
+  async suspend(): Promise<void> {
+    this.record = await this.mf.internals.operate(this.key, 'suspend');
+  }
+
+  /** Stops it now, even mid-run: the body's AbortSignal fires. Resuming is best effort. */
+  async interrupt(): Promise<void> {
+    this.record = await this.mf.internals.operate(this.key, 'interrupt');
+  }
+
+  /** Goes back to the status it had before suspend/interrupt (or remove), sending held runs again. */
+  async resume(): Promise<void> {
+    this.record = await this.mf.internals.operate(this.key, 'resume');
+  }
+
+  /** suspend (default) or interrupt. */
+  async pause(type: 'suspend' | 'interrupt' = 'suspend'): Promise<void> {
+    return type === 'suspend' ? this.suspend() : this.interrupt();
+  }
+
+  /** Stops it and deletes it with its members and callbacks, for good. Needs `{ confirm: true }`. */
+  async cancel(options: { confirm?: boolean } = {}): Promise<void> {
+    if (options.confirm !== true) {
+      throw new ConfirmationRequiredError(`cancel() deletes "${this.key}" and its tree for good: call cancel({ confirm: true })`);
+    }
+    this.record = await this.mf.internals.operate(this.key, 'cancel');
+  }
+
+  /** Marks it (and its callbacks) for deletion after the done TTL; resume() or a new run within the window undoes it. */
+  async remove(options: RemoveOptions = {}): Promise<void> {
+    this.record = await this.mf.internals.operate(this.key, 'remove', options);
+  }
+}
+
+export class TaskSignature extends Signature {}
+
+export class ChainSignature extends Signature {
+  /** member keys, in order. */
+  get members(): readonly string[] {
+    return this.record.members ?? [];
+  }
+  /** index of the member running or due next. */
+  get cursor(): number {
+    return this.record.cursor ?? 0;
+  }
+}
+
+export interface AddTasksOptions {
+  /** records created per store call. Default 500. */
+  batchSize?: number;
+}
+
+export class SwarmSignature extends Signature {
+  get config(): SwarmConfig {
+    return this.record.swarm ?? { maxConcurrency: 30 };
+  }
+
+  /** Adds one member; it starts as soon as a slot is free if the swarm runs. */
+  async addTask(task: SignatureInput, options: SignOptions = {}): Promise<string> {
+    const [key] = await this.mf.internals.addToSwarm(this.key, [{ task, options }], {});
+    return key!;
+  }
+
+  /** Adds members all or none: every one is validated before any is added. */
+  async addTasks(tasks: readonly SignatureInput[], options: AddTasksOptions = {}): Promise<string[]> {
+    return this.mf.internals.addToSwarm(this.key, tasks.map((task) => ({ task, options: {} })), options);
+  }
+
+  /** addTask, then run the swarm if it has not started. */
+  async addTaskAndRun(task: SignatureInput, message?: unknown): Promise<string> {
+    const key = await this.addTask(task);
+    await this.runIfPending(message);
+    return key;
+  }
+
+  /** addTasks, then run the swarm if it has not started. */
+  async addTasksAndRun(tasks: readonly SignatureInput[], message?: unknown, options: AddTasksOptions = {}): Promise<string[]> {
+    const keys = await this.addTasks(tasks, options);
+    await this.runIfPending(message);
+    return keys;
+  }
+
+  /** Adds a member whose kwargs carry `message` (merged over the swarm's message), and runs the swarm if it has not started. */
+  async runInSwarm(task: SignatureInput, message: Record<string, unknown>): Promise<string> {
+    const key = await this.addTask(task, { kwargs: message });
+    await this.runIfPending(undefined);
+    return key;
+  }
+
+  /** No member can be added any more; the swarm ends once every member has. */
+  async close(): Promise<SwarmCounts> {
+    return this.mf.internals.closeSwarm(this.key);
+  }
+
+  async counts(): Promise<SwarmCounts> {
+    return this.mf.store.swarmCounts(this.key);
+  }
+
+  private async runIfPending(message: unknown) {
+    await this.refresh();
+    if (this.status === 'pending') await this.runNoWait(message);
+  }
+}
