@@ -44,6 +44,17 @@
 #     its version there, not in main) and -s -w (as Hatchet's own Dockerfile).
 #   * SERVER_HEALTHCHECK=false: the engine's separate health server (default
 #     :8733) is not needed; readiness is /api/ready + the gRPC port.
+#   * Stale partitions: hatchet-lite's main returns as soon as it gets
+#     SIGTERM, without running the engine's cleanup, so its scheduler /
+#     controller / worker partition rows stay in the DB and the tenant stays
+#     assigned to the dead scheduler partition until the engine's 1-minute
+#     "inactive partition" rebalance: measured, the first task after every
+#     restart waited ~60 s. Before starting the engine (only when no engine of
+#     ours runs) we delete the rows of "SchedulerPartition",
+#     "ControllerPartition", "TenantWorkerPartition" (the Tenant FKs are ON
+#     DELETE SET NULL) and "Lease"; the new engine then assigns the tenant at
+#     startup. We also wait until the default tenant has a live scheduler
+#     and controller partition before reporting ready.
 #   * Loopback: gRPC binds to 127.0.0.1 (SERVER_GRPC_BIND_ADDRESS) and every
 #     URL/address we hand out is loopback. hatchet-lite itself, however, binds
 #     the REST API (SERVER_PORT), LITE_FRONTEND_PORT and LITE_RUNTIME_PORT on
@@ -256,6 +267,24 @@ prepare_engine() {
     --config "$CONF_DIR" --generated-config-dir "$CONF_DIR" --overwrite=false
 }
 
+psql_hatchet() {
+  psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPER" -d "$DB_NAME" -tA "$@"
+}
+
+clear_stale_partitions() { # only call when no engine uses the DB
+  psql_hatchet -c 'delete from "SchedulerPartition"' -c 'delete from "ControllerPartition"' \
+    -c 'delete from "TenantWorkerPartition"' -c 'delete from "Lease"'
+}
+
+tenant_scheduled() { # default tenant assigned to live scheduler + controller partitions
+  [[ "$(psql_hatchet -c "select count(*) from \"Tenant\" t
+      join \"SchedulerPartition\" s on s.id = t.\"schedulerPartitionId\"
+      join \"ControllerPartition\" c on c.id = t.\"controllerPartitionId\"
+      where t.slug = 'default'
+        and s.\"lastHeartbeat\" > now() - interval '1 minute'
+        and c.\"lastHeartbeat\" > now() - interval '1 minute'" 2>/dev/null)" == 1 ]]
+}
+
 start_engine() {
   local pid waited=0
   port_open "$API_PORT" && die "port $API_PORT is in use by something else (not our hatchet-lite)"
@@ -263,6 +292,7 @@ start_engine() {
   FRONTEND_PORT=$(free_port 18081); echo "$FRONTEND_PORT" >"$STATE_DIR/frontend.port"
   RUNTIME_PORT=$(free_port $((FRONTEND_PORT + 1))); echo "$RUNTIME_PORT" >"$STATE_DIR/runtime.port"
   engine_env
+  clear_stale_partitions
   log "starting hatchet-lite (grpc 127.0.0.1:$GRPC_PORT, api :$API_PORT); log: $ENGINE_LOG"
   [[ -f "$ENGINE_LOG" ]] && mv -f "$ENGINE_LOG" "$ENGINE_LOG.prev"
   # No job control in a script, so the background child is not a group
@@ -270,7 +300,7 @@ start_engine() {
   nohup setsid "$BIN/hatchet-lite" --config "$CONF_DIR" >"$ENGINE_LOG" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"
-  until healthy; do
+  until healthy && tenant_scheduled; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 40 "$ENGINE_LOG" >&2 || true
       rm -f "$PID_FILE"

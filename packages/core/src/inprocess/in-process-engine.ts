@@ -121,6 +121,8 @@ export class InProcessEngine implements Engine {
     this.waiting.clear();
     const deadline = Date.now() + this.graceMs;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // Past the grace period, running attempts are told to stop.
+    for (const run of this.running.values()) run.controller?.abort(new TaskCanceledError('the worker is stopping'));
   }
 
   /** Resolves once nothing is queued, waiting for a retry, or running. */

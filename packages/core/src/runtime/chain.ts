@@ -47,7 +47,10 @@ export async function advanceChain(rt: Runtime, chainKey: string): Promise<void>
       await failChain(rt, chainKey, member.error ?? { name: 'Error', message: 'member failed', attempts: 1 });
       return;
     }
-    if (member.status === 'pending' && member.dispatchedAt === undefined) {
+    const due = member.status === 'pending' && member.dispatchedAt === undefined;
+    const pausedWithoutMessage = (member.status === 'suspended' || member.status === 'interrupted') && !member.message;
+    if (due || pausedWithoutMessage) {
+      // A paused member keeps the message for its resume.
       const message = cursor === 0 ? deepMerge(chain.message?.value, chain.kwargs) : previous?.result?.value;
       try {
         await startSignature(rt, member.key, message, 'runtime');

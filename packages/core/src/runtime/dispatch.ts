@@ -15,7 +15,11 @@ export async function startSignature(rt: Runtime, key: string, message: unknown,
   const now = Date.now();
   const applied = await rt.apply(key, 'run', {
     caller,
-    set: (before) => ({ message: box(message), worker: rt.workerId, ...(before.kind === 'task' ? { dispatchedAt: now } : {}) }),
+    // A paused task only keeps the message, for resume to send.
+    set: (before, decision) =>
+      decision.effects.includes('holdMessage')
+        ? { message: box(message) }
+        : { message: box(message), worker: rt.workerId, ...(before.kind === 'task' ? { dispatchedAt: now } : {}) },
     unset: ['deleteAt', 'settled', 'result', 'error'],
     track: true,
   });

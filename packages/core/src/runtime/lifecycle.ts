@@ -99,7 +99,8 @@ async function eachMemberInFlight(rt: Runtime, container: SignatureRecord, op: '
 export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'cancel' | 'delete' | 'expire'): Promise<string[]> {
   const tree = await collectTree(rt, [root.key]);
   for (const record of tree.records) {
-    if (record.kind === 'task' && record.runId && record.status === 'active') {
+    // The root is already `canceled` by now; any task of the tree may hold a run.
+    if (record.kind === 'task' && record.runId && !['done', 'failed'].includes(record.status)) {
       await rt.engine.cancel(record.runId).catch((error) => rt.log.warn('could not cancel a run', { runId: record.runId, error: String(error) }));
     }
   }

@@ -14,6 +14,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 /** Merges `over` into `base` recursively (plain objects only); `over` wins. Inputs are not modified. */
 export function deepMerge(base: unknown, over: unknown): unknown {
+  if (isPlainObject(over) && Object.keys(over).length === 0) return base; // nothing to merge: keep non-object messages as they are
   if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) out[key] = key in out ? deepMerge(out[key], value) : value;

@@ -1,0 +1,284 @@
+/**
+ * The Store conformance suite: every Store implementation runs it.
+ *
+ *   describeStoreConformance('redis', async () => ({ store, cleanup }));
+ */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { CorruptRecordError, type SignatureRecord, type Store } from '@mageflow/core';
+import { delay, uniqueId } from './helpers';
+
+export interface StoreHarness {
+  store: Store;
+  /** writes a value that is not a valid record under `key`. */
+  corrupt?(key: string): Promise<void>;
+  /** seconds left to live for `key` and everything the store keeps for it (undefined: gone). */
+  ttl?(key: string): Promise<number | undefined>;
+  cleanup?(): Promise<void>;
+}
+export type StoreFactory = () => Promise<StoreHarness> | StoreHarness;
+
+export function record(key: string, extra: Partial<SignatureRecord> = {}): SignatureRecord {
+  return { key, kind: 'task', taskName: 't', kwargs: {}, successCallbacks: [], errorCallbacks: [], status: 'pending', creationTime: Date.now(), ...extra };
+}
+
+const TTL = 3600;
+const claim = (worker = 'w1', maxConcurrency = 2) => ({ maxConcurrency, whenStatus: ['active' as const], worker, ttlSec: TTL });
+
+export function describeStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    let h: StoreHarness;
+    let store: Store;
+    let id: string;
+    const key = (suffix: string) => `task:${id}-${suffix}`;
+
+    beforeEach(async () => {
+      h = await factory();
+      store = h.store;
+      id = uniqueId('conf');
+    });
+    afterEach(async () => {
+      await h.cleanup?.();
+    });
+
+    describe('records', () => {
+      it('reads back what it created, as a copy', async () => {
+        const r = record(key('a'), { kwargs: { nested: { list: [1, 2] } }, result: { value: null } });
+        await store.createRecords([r], { ttlSec: TTL, track: true });
+        const read = await store.getRecord(r.key);
+        expect(read).toEqual(r);
+        read!.kwargs.changed = true;
+        expect((await store.getRecord(r.key))!.kwargs).toEqual({ nested: { list: [1, 2] } });
+      });
+
+      it('creates all or none when a key already exists', async () => {
+        await store.createRecords([record(key('a'))], { ttlSec: TTL, track: true });
+        await expect(store.createRecords([record(key('b')), record(key('a'))], { ttlSec: TTL, track: true })).rejects.toThrow();
+        expect(await store.getRecord(key('b'))).toBeNull();
+      });
+
+      it('returns null for missing keys, in order', async () => {
+        await store.createRecords([record(key('a'))], { ttlSec: TTL, track: true });
+        const read = await store.getRecords([key('missing'), key('a')]);
+        expect(read[0]).toBeNull();
+        expect(read[1]!.key).toBe(key('a'));
+      });
+
+      it('updates only when every expectation holds', async () => {
+        await store.createRecords([record(key('a'), { runId: 'r1', attempt: 1 })], { ttlSec: TTL, track: true });
+        const wrongStatus = await store.updateRecord(key('a'), { expect: { status: ['active'] }, set: { status: 'done' } });
+        expect(wrongStatus).toMatchObject({ ok: false, reason: 'mismatch', record: { status: 'pending' } });
+        const wrongRun = await store.updateRecord(key('a'), { expect: { runId: 'r2' }, set: { status: 'done' } });
+        expect(wrongRun.ok).toBe(false);
+        const wrongAbsent = await store.updateRecord(key('a'), { expect: { dispatchedAt: null, runId: null }, set: { status: 'done' } });
+        expect(wrongAbsent.ok).toBe(false);
+        const ok = await store.updateRecord(key('a'), {
+          expect: { status: ['pending', 'active'], runId: 'r1', attempt: 1, dispatchedAt: null },
+          set: { status: 'active', cursor: 3, message: { value: [1, { a: null }] } },
+          unset: ['attempt'],
+        });
+        expect(ok).toMatchObject({ ok: true, record: { status: 'active', cursor: 3, message: { value: [1, { a: null }] } } });
+        const stored = await store.getRecord(key('a'));
+        expect(stored!.attempt).toBeUndefined();
+        expect(stored!.message).toEqual({ value: [1, { a: null }] });
+      });
+
+      it('reports a missing record on update', async () => {
+        expect(await store.updateRecord(key('nope'), { set: { status: 'done' } })).toEqual({ ok: false, reason: 'missing' });
+      });
+
+      it('applies one of two racing conditional updates', async () => {
+        await store.createRecords([record(key('a'))], { ttlSec: TTL, track: true });
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.updateRecord(key('a'), { expect: { status: ['pending'] }, set: { status: 'active', runId: `r${i}` } })),
+        );
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+      });
+
+      it('deletes records with everything kept for them', async () => {
+        await store.createRecords([record(key('s'), { kind: 'swarm', status: 'active' }), record(key('m'))], { ttlSec: TTL, track: true });
+        await store.swarmAdd(key('s'), [key('m')], { ttlSec: TTL });
+        expect(await store.deleteRecords([key('s'), key('m')])).toEqual({ ok: true });
+        expect(await store.getRecord(key('s'))).toBeNull();
+        expect(await store.swarmMembers(key('s'))).toEqual([]);
+        expect((await store.swarmCounts(key('s'))).total).toBe(0);
+      });
+
+      it('expires records after their time to live', async () => {
+        await store.createRecords([record(key('a'))], { ttlSec: TTL, track: true });
+        await store.expireRecords([key('a')], 1);
+        if (h.ttl) expect(await h.ttl(key('a'))).toBeLessThanOrEqual(1);
+        await delay(1300);
+        expect(await store.getRecord(key('a'))).toBeNull();
+      });
+
+      it('sets the time to live with an update', async () => {
+        if (!h.ttl) return;
+        await store.createRecords([record(key('a'))], { ttlSec: TTL, track: true });
+        await store.updateRecord(key('a'), { set: { status: 'done' }, ttlSec: 42 });
+        const ttl = await h.ttl(key('a'));
+        expect(ttl).toBeGreaterThan(30);
+        expect(ttl).toBeLessThanOrEqual(42);
+      });
+
+      it('lists tracked records until untracked, in pages', async () => {
+        const keys = Array.from({ length: 7 }, (_, i) => key(`o${i}`));
+        await store.createRecords(keys.map((k) => record(k)), { ttlSec: TTL, track: true });
+        await store.createRecords([record(key('untracked'))], { ttlSec: TTL, track: false });
+        await store.updateRecord(keys[0]!, { set: { settled: true }, untrack: true });
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listOpen(cursor, 3);
+          seen.push(...page.keys);
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        const mine = seen.filter((k) => k.includes(id));
+        expect(new Set(mine)).toEqual(new Set(keys.slice(1)));
+      });
+
+      it('gives a typed error naming the key for a corrupt record', async () => {
+        if (!h.corrupt) return;
+        await store.createRecords([record(key('bad'))], { ttlSec: TTL, track: true });
+        await h.corrupt(key('bad'));
+        const read = store.getRecord(key('bad'));
+        await expect(read).rejects.toBeInstanceOf(CorruptRecordError);
+        await expect(store.getRecord(key('bad'))).rejects.toThrow(key('bad'));
+      });
+    });
+
+    describe('swarms', () => {
+      const swarmKey = () => key('swarm');
+      const members = (n: number) => Array.from({ length: n }, (_, i) => key(`m${i}`));
+      async function activeSwarm(n: number) {
+        await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+        const added = await store.swarmAdd(swarmKey(), members(n), { ttlSec: TTL });
+        expect(added.ok).toBe(true);
+      }
+
+      it('gives slots up to maxConcurrency, only while the swarm is active', async () => {
+        await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'pending' })], { ttlSec: TTL, track: true });
+        await store.swarmAdd(swarmKey(), members(5), { ttlSec: TTL });
+        expect(await store.swarmClaim(swarmKey(), claim())).toEqual([]);
+        await store.updateRecord(swarmKey(), { set: { status: 'active' } });
+        expect(await store.swarmClaim(swarmKey(), claim('w1', 2))).toEqual(members(2));
+        expect(await store.swarmClaim(swarmKey(), claim('w1', 2))).toEqual([]);
+        expect(await store.swarmCounts(swarmKey())).toEqual({ total: 5, queued: 3, running: 2, done: 0, failed: 0, closed: false });
+        expect(await store.swarmRunning(swarmKey())).toEqual(expect.arrayContaining(members(2).map((member) => ({ member, worker: 'w1' }))));
+      });
+
+      it('counts a finishing member once and hands its slot on in the same step', async () => {
+        await activeSwarm(3);
+        await store.swarmClaim(swarmKey(), claim('w1', 2));
+        const first = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: { n: 0 } }, claim('w2', 2));
+        expect(first).toEqual({ counted: true, counts: expect.objectContaining({ done: 1, running: 2, queued: 0 }), claimed: [key('m2')] });
+        const again = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: { n: 0 } }, claim('w2', 2));
+        expect(again.counted).toBe(false);
+        expect(again.counts.done).toBe(1);
+        await store.swarmFinish(swarmKey(), key('m1'), { ok: false }, claim());
+        await store.swarmFinish(swarmKey(), key('m2'), { ok: true, result: 'two' }, claim());
+        expect(await store.swarmCounts(swarmKey())).toEqual({ total: 3, queued: 0, running: 0, done: 2, failed: 1, closed: false });
+        expect(await store.swarmResults(swarmKey())).toEqual([{ n: 0 }, 'two']);
+      });
+
+      it('keeps results in the order members were added, whatever the order they finish', async () => {
+        await activeSwarm(4);
+        await store.swarmClaim(swarmKey(), claim('w', 4));
+        for (const i of [3, 1, 0, 2]) await store.swarmFinish(swarmKey(), key(`m${i}`), { ok: true, result: i }, claim('w', 4));
+        expect(await store.swarmResults(swarmKey())).toEqual([0, 1, 2, 3]);
+        expect(await store.swarmMembers(swarmKey())).toEqual(members(4));
+      });
+
+      it('refuses members past maxTaskAllowed, all or none, and closes when reached', async () => {
+        await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+        expect((await store.swarmAdd(swarmKey(), members(2), { maxTaskAllowed: 3, ttlSec: TTL })).ok).toBe(true);
+        const over = await store.swarmAdd(swarmKey(), [key('x'), key('y')], { maxTaskAllowed: 3, ttlSec: TTL });
+        expect(over).toMatchObject({ ok: false, reason: 'too_many' });
+        expect((await store.swarmCounts(swarmKey())).total).toBe(2);
+        const fill = await store.swarmAdd(swarmKey(), [key('x')], { maxTaskAllowed: 3, ttlSec: TTL });
+        expect(fill).toMatchObject({ ok: true, counts: { total: 3, closed: true } });
+        expect(await store.swarmAdd(swarmKey(), [key('z')], { ttlSec: TTL })).toMatchObject({ ok: false, reason: 'closed' });
+      });
+
+      it('closes, drains the queue, and reassigns slots only from their holder', async () => {
+        await activeSwarm(4);
+        await store.swarmClaim(swarmKey(), claim('w1', 1));
+        expect(await store.swarmReassign(swarmKey(), key('m0'), 'other', 'w2')).toBe(false);
+        expect(await store.swarmReassign(swarmKey(), key('m0'), 'w1', 'w2')).toBe(true);
+        expect(await store.swarmRunning(swarmKey())).toEqual([{ member: key('m0'), worker: 'w2' }]);
+        expect(await store.swarmDrainQueue(swarmKey())).toEqual([key('m1'), key('m2'), key('m3')]);
+        expect((await store.swarmClose(swarmKey())).closed).toBe(true);
+        expect(await store.swarmCounts(swarmKey())).toMatchObject({ queued: 0, running: 1, closed: true });
+      });
+
+      it('never exceeds the cap nor loses a count under racing completions', async () => {
+        const n = 200;
+        const cap = 7;
+        await activeSwarm(n);
+        let running = await store.swarmClaim(swarmKey(), claim('w', cap));
+        let maxSeen = running.length;
+        const finished = new Set<string>();
+        while (running.length > 0) {
+          // every running member finishes at once, some twice (a retry), each claiming the next
+          const batch = running;
+          running = [];
+          const results = await Promise.all(
+            [...batch, ...batch.slice(0, 2)].map((m) => store.swarmFinish(swarmKey(), m, { ok: true, result: m }, claim('w', cap))),
+          );
+          batch.forEach((m) => finished.add(m));
+          for (const r of results) {
+            running.push(...r.claimed);
+            maxSeen = Math.max(maxSeen, r.counts.running);
+          }
+        }
+        expect(maxSeen).toBeLessThanOrEqual(cap);
+        expect(finished.size).toBe(n);
+        expect(await store.swarmCounts(swarmKey())).toEqual({ total: n, queued: 0, running: 0, done: n, failed: 0, closed: false });
+      });
+
+      it('gives the swarm keys the record time to live', async () => {
+        if (!h.ttl) return;
+        await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: 500, track: true });
+        await store.swarmAdd(swarmKey(), members(2), { ttlSec: 500 });
+        await store.expireRecords([swarmKey()], 60);
+        const ttl = await h.ttl(swarmKey());
+        expect(ttl).toBeGreaterThan(50);
+        expect(ttl).toBeLessThanOrEqual(60);
+      });
+    });
+
+    describe('leases', () => {
+      it('locks against other holders, blocks updates and deletion, and lapses', async () => {
+        await store.createRecords([record(key('a'))], { ttlSec: TTL, track: true });
+        expect(await store.lock(key('a'), 'h1', 400)).toBe(true);
+        expect(await store.lock(key('a'), 'h2', 400)).toBe(false);
+        expect(await store.updateRecord(key('a'), { set: { status: 'active' } })).toMatchObject({ ok: false, reason: 'locked' });
+        expect((await store.updateRecord(key('a'), { set: { status: 'active' }, lockHolder: 'h1' })).ok).toBe(true);
+        expect(await store.deleteRecords([key('a')])).toEqual({ ok: false, locked: [key('a')] });
+        await delay(600);
+        expect(await store.lock(key('a'), 'h2', 400)).toBe(true);
+        await store.unlock(key('a'), 'h2');
+        expect(await store.deleteRecords([key('a')])).toEqual({ ok: true });
+      });
+
+      it('knows live workers until their heartbeat runs out', async () => {
+        await store.heartbeat(`${id}-w1`, 300);
+        await store.heartbeat(`${id}-w2`, 5000);
+        expect(await store.liveWorkers()).toEqual(expect.any(Set));
+        expect((await store.liveWorkers()).has(`${id}-w1`)).toBe(true);
+        await delay(500);
+        const live = await store.liveWorkers();
+        expect(live.has(`${id}-w1`)).toBe(false);
+        expect(live.has(`${id}-w2`)).toBe(true);
+      });
+    });
+
+    describe('audit', () => {
+      it('keeps audit entries under their key', async () => {
+        await store.audit({ at: 1, action: 'cancel', key: key('a'), keys: [key('a'), key('b')] }, TTL);
+        await store.audit({ at: 2, action: 'delete', key: key('a'), keys: [key('a')] }, TTL);
+        expect((await store.auditLog(key('a'))).map((e) => e.action)).toEqual(['cancel', 'delete']);
+        expect(await store.auditLog(key('none'))).toEqual([]);
+      });
+    });
+  });
+}
