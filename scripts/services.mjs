@@ -1,0 +1,38 @@
+// The services the integration tests talk to. Each is checked and, when down,
+// started the way this machine's services are started. Returns the environment
+// the tests need. In CI a service that cannot be brought up fails the run.
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+
+const inCI = Boolean(process.env.CI);
+
+function listening(port, host = '127.0.0.1', timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (ok) => (socket.destroy(), resolve(ok));
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function ensureRedis() {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const { hostname, port } = new URL(url);
+  if (await listening(Number(port || 6379), hostname)) return { REDIS_URL: url };
+  console.error(`[services] no Redis at ${url}; starting one`);
+  try {
+    execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(port || 6379), '--save', '', '--appendonly', 'no'], { stdio: 'inherit' });
+    for (let i = 0; i < 50 && !(await listening(Number(port || 6379), hostname)); i++) await new Promise((r) => setTimeout(r, 100));
+  } catch (error) {
+    console.error(`[services] could not start redis-server: ${error.message}`);
+  }
+  if (await listening(Number(port || 6379), hostname)) return { REDIS_URL: url };
+  if (inCI) throw new Error(`Redis is not reachable at ${url} and could not be started`);
+  console.error('[services] Redis is unavailable: the Redis tests will skip (outside CI only)');
+  return {};
+}
+
+export async function ensureServices() {
+  return { ...(await ensureRedis()) };
+}
