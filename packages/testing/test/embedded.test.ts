@@ -13,7 +13,7 @@ describeEngineConformance('in-process', () => ({ engine: new InProcessEngine() }
 
 describeScenarios('memory + in-process', async () => {
   const store = new MemoryStore();
-  return { store, engine: () => new InProcessEngine(), keysWithTtl: async () => store.keysWithTtl() };
+  return { store, engine: () => new InProcessEngine(), keysWithTtl: async () => store.keysWithTtl(), recordTtl: async (key) => store.ttlOf(key) };
 });
 
 describeFaultTolerance('memory + in-process', async () => ({ store: async () => new MemoryStore(), engine: () => new InProcessEngine() }));

@@ -1,0 +1,21 @@
+/** Where a Mageflow record and its swarm state live in Redis, under a prefix. */
+export class KeySpace {
+  constructor(readonly prefix: string) {}
+
+  record = (key: string) => `${this.prefix}:rec:${key}`;
+  lock = (key: string) => `${this.prefix}:lock:${key}`;
+  audit = (key: string) => `${this.prefix}:audit:${key}`;
+  readonly open = () => `${this.prefix}:open`;
+  readonly workers = () => `${this.prefix}:workers`;
+
+  swarm(key: string) {
+    const base = `${this.prefix}:sw:${key}`;
+    return { counters: `${base}:c`, queue: `${base}:q`, members: `${base}:m`, running: `${base}:run`, finished: `${base}:fin`, results: `${base}:res` };
+  }
+
+  /** Every key a record owns besides its lock: the record and (for swarms) the swarm state. */
+  owned(key: string): string[] {
+    const s = this.swarm(key);
+    return [this.record(key), s.counters, s.queue, s.members, s.running, s.finished, s.results];
+  }
+}

@@ -1,0 +1,4 @@
+-- KEYS[1]: workers. Workers whose heartbeat has not run out.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')

@@ -1,0 +1,3 @@
+-- KEYS[1]: lock; ARGV[1]: holder. Releases it only for its holder.
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1

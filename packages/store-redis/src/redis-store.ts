@@ -1,0 +1,307 @@
+/**
+ * The Mageflow Store on Redis (6.2 or newer, no modules), through ioredis.
+ *
+ * Each step two workers can race on is one Lua script (see `lua/`). One swarm
+ * member's life costs a constant number of round trips whatever the swarm's size:
+ * no step reads or rewrites a list of all members, except the swarm's final read
+ * of its results.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  CorruptRecordError,
+  EXPECTABLE_FIELDS,
+  InvalidArgumentError,
+  MageflowError,
+  parseRecord,
+  StoreUnavailableError,
+  type AuditEntry,
+  type ClaimOptions,
+  type CreateOptions,
+  type FinishResult,
+  type RecordUpdate,
+  type SignatureRecord,
+  type SlotHolder,
+  type Store,
+  type SwarmAddResult,
+  type SwarmCounts,
+  type UpdateResult,
+} from '@mageflow/core';
+import { KeySpace } from './keys';
+import { withScripts, type Scripts } from './scripts';
+
+export interface RedisStoreOptions {
+  /** a redis:// or rediss:// URL; ignored when `client` is given. Default redis://127.0.0.1:6379. */
+  url?: string;
+  /** your own ioredis client (standalone; TLS, ACL and other options are yours). Not closed by close(). */
+  client?: Redis;
+  /** options for the client made from `url` (TLS, username/password, timeouts...). */
+  redisOptions?: RedisOptions;
+  /** every key starts with this, so several apps or tests share one Redis. Default "mageflow". */
+  prefix?: string;
+}
+
+type Client = Redis & Scripts;
+
+export class RedisStore implements Store {
+  readonly keys: KeySpace;
+  readonly redis: Client;
+  private readonly ownsClient: boolean;
+
+  constructor(options: RedisStoreOptions = {}) {
+    const prefix = options.prefix ?? 'mageflow';
+    if (!/^[\w.:-]+$/.test(prefix)) throw new InvalidArgumentError(`Redis key prefix "${prefix}" may hold only letters, digits and . _ : -`);
+    this.keys = new KeySpace(prefix);
+    this.ownsClient = !options.client;
+    const client =
+      options.client ??
+      new Redis(options.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3, enableAutoPipelining: true, ...options.redisOptions });
+    this.redis = withScripts(client);
+  }
+
+  // --- records -------------------------------------------------------------------
+
+  async createRecords(records: readonly SignatureRecord[], options: CreateOptions): Promise<void> {
+    if (records.length === 0) return;
+    const payload = records.map((r) => ({ key: r.key, fields: encodeFields(r) }));
+    try {
+      await this.call(() =>
+        this.redis.mfCreateRecords(records.length + 1, this.keys.open(), ...records.map((r) => this.keys.record(r.key)), options.ttlSec, options.track ? '1' : '0', JSON.stringify(payload)),
+      );
+    } catch (error) {
+      if (error instanceof StoreUnavailableError && /EXISTS (\S+)/.test(String(error.cause))) {
+        throw new InvalidArgumentError(`a signature "${/EXISTS (\S+)/.exec(String(error.cause))![1]}" already exists`);
+      }
+      throw error;
+    }
+  }
+
+  async getRecord(key: string): Promise<SignatureRecord | null> {
+    const hash = await this.call(() => this.redis.hgetall(this.keys.record(key)), key);
+    return decodeRecord(hash, key);
+  }
+
+  async getRecords(keys: readonly string[]): Promise<(SignatureRecord | null)[]> {
+    if (keys.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.hgetall(this.keys.record(key));
+    const replies = (await this.call(() => pipeline.exec())) ?? [];
+    return replies.map(([error, hash], i) => {
+      if (error) throw translate(error, keys[i]);
+      return decodeRecord(hash as Record<string, string>, keys[i]!);
+    });
+  }
+
+  async updateRecord(key: string, update: RecordUpdate): Promise<UpdateResult> {
+    const expect: { status?: string[]; fields?: Record<string, string | false> } = {};
+    if (update.expect?.status) expect.status = update.expect.status.map((s) => JSON.stringify(s));
+    for (const field of EXPECTABLE_FIELDS) {
+      const wanted = update.expect?.[field];
+      if (wanted !== undefined) (expect.fields ??= {})[field] = wanted === null ? false : JSON.stringify(wanted);
+    }
+    const set = encodeFields(update.set ?? {});
+    const track = update.untrack ? 'untrack' : update.track ? 'track' : '';
+    const shared = update.ttlSec === undefined ? [] : this.keys.owned(key).slice(1);
+    const reply = (await this.call(
+      () =>
+        this.redis.mfUpdateRecord(
+          3 + shared.length, this.keys.record(key), this.keys.lock(key), this.keys.open(), ...shared,
+          JSON.stringify(expect), JSON.stringify(set), JSON.stringify(update.unset ?? []),
+          update.ttlSec === undefined ? '' : Math.max(1, Math.ceil(update.ttlSec)), update.lockHolder ?? '', track, key,
+        ),
+      key,
+    )) as string[];
+    const [tag, ...fields] = reply;
+    if (tag === 'missing') return { ok: false, reason: 'missing' };
+    const record = decodeRecord(pairs(fields), key)!;
+    if (tag === 'ok') return { ok: true, record };
+    return { ok: false, reason: tag as 'mismatch' | 'locked', record };
+  }
+
+  async deleteRecords(keys: readonly string[], options: { lockHolder?: string } = {}) {
+    if (keys.length === 0) return { ok: true as const };
+    const redisKeys: string[] = [this.keys.open()];
+    const plan = keys.map((key) => {
+      redisKeys.push(this.keys.lock(key));
+      const lock = redisKeys.length;
+      const owned = this.keys.owned(key);
+      redisKeys.push(...owned);
+      return { key, lock, first: lock + 1, last: lock + owned.length };
+    });
+    const [tag, ...locked] = (await this.call(() => this.redis.mfDeleteRecords(redisKeys.length, ...redisKeys, options.lockHolder ?? '', JSON.stringify(plan)))) as string[];
+    return tag === 'ok' ? { ok: true as const } : { ok: false as const, locked };
+  }
+
+  async expireRecords(keys: readonly string[], ttlSec: number): Promise<void> {
+    if (keys.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) for (const k of this.keys.owned(key)) pipeline.expire(k, Math.max(1, Math.ceil(ttlSec)));
+    await this.call(() => pipeline.exec());
+  }
+
+  async listOpen(cursor: string | undefined, limit: number) {
+    const [next, ...keys] = (await this.call(() => this.redis.mfListOpen(1, this.keys.open(), cursor ?? '0', limit, this.keys.record('')))) as string[];
+    return next === '0' ? { keys } : { keys, cursor: next };
+  }
+
+  // --- swarms ----------------------------------------------------------------------
+
+  async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
+    const s = this.keys.swarm(swarm);
+    const reply = (await this.call(() =>
+      this.redis.mfSwarmAdd(7, this.keys.record(swarm), s.counters, s.queue, s.members, s.running, s.finished, s.results, options.maxTaskAllowed ?? '', options.ttlSec, ...members),
+    )) as [string, ...number[]];
+    const counts = toCounts(reply.slice(1) as number[]);
+    if (reply[0] === 'ok') {
+      if (members.length === 0) await this.call(() => this.redis.hsetnx(s.counters, 'total', 0).then(() => this.redis.expire(s.counters, options.ttlSec)));
+      return { ok: true, counts };
+    }
+    return { ok: false, reason: reply[0] as 'closed' | 'too_many', counts };
+  }
+
+  async swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]> {
+    const s = this.keys.swarm(swarm);
+    return (await this.call(() =>
+      this.redis.mfSwarmClaim(4, this.keys.record(swarm), s.counters, s.queue, s.running, options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker),
+    )) as string[];
+  }
+
+  async swarmFinish(swarm: string, member: string, outcome: { ok: true; result: unknown } | { ok: false }, claim: ClaimOptions): Promise<FinishResult> {
+    const s = this.keys.swarm(swarm);
+    const reply = (await this.call(() =>
+      this.redis.mfSwarmFinish(
+        6, this.keys.record(swarm), s.counters, s.queue, s.running, s.finished, s.results,
+        member, outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', claim.maxConcurrency, encodeStatuses(claim.whenStatus), claim.worker,
+      ),
+    )) as (number | string)[];
+    return { counted: reply[0] === 1, counts: toCounts(reply.slice(1, 7) as number[]), claimed: reply.slice(7) as string[] };
+  }
+
+  async swarmClose(swarm: string): Promise<SwarmCounts> {
+    return this.counts(swarm, true);
+  }
+
+  async swarmCounts(swarm: string): Promise<SwarmCounts> {
+    return this.counts(swarm, false);
+  }
+
+  async swarmRunning(swarm: string): Promise<SlotHolder[]> {
+    const running = await this.call(() => this.redis.hgetall(this.keys.swarm(swarm).running));
+    return Object.entries(running).map(([member, worker]) => ({ member, worker }));
+  }
+
+  async swarmReassign(swarm: string, member: string, from: string, to: string): Promise<boolean> {
+    return (await this.call(() => this.redis.mfSwarmReassign(1, this.keys.swarm(swarm).running, member, from, to))) === 1;
+  }
+
+  async swarmDrainQueue(swarm: string): Promise<string[]> {
+    return (await this.call(() => this.redis.mfSwarmDrain(1, this.keys.swarm(swarm).queue))) as string[];
+  }
+
+  async swarmMembers(swarm: string): Promise<string[]> {
+    return this.call(() => this.redis.lrange(this.keys.swarm(swarm).members, 0, -1));
+  }
+
+  async swarmResults(swarm: string): Promise<unknown[]> {
+    const s = this.keys.swarm(swarm);
+    const members = await this.swarmMembers(swarm);
+    if (members.length === 0) return [];
+    const results: (string | null)[] = [];
+    for (let i = 0; i < members.length; i += 5000) results.push(...(await this.call(() => this.redis.hmget(s.results, ...members.slice(i, i + 5000)))));
+    return results.filter((r): r is string => r !== null).map((r) => decodeValue(r, s.results));
+  }
+
+  // --- leases ----------------------------------------------------------------------
+
+  async lock(key: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.call(() => this.redis.mfLock(1, this.keys.lock(key), holder, Math.max(1, Math.ceil(ttlMs))))) === 1;
+  }
+
+  async unlock(key: string, holder: string): Promise<void> {
+    await this.call(() => this.redis.mfUnlock(1, this.keys.lock(key), holder));
+  }
+
+  async heartbeat(worker: string, ttlMs: number): Promise<void> {
+    await this.call(() => this.redis.mfHeartbeat(1, this.keys.workers(), worker, Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async liveWorkers(): Promise<Set<string>> {
+    return new Set((await this.call(() => this.redis.mfLiveWorkers(1, this.keys.workers()))) as string[]);
+  }
+
+  // --- audit -------------------------------------------------------------------------
+
+  async audit(entry: AuditEntry, ttlSec: number): Promise<void> {
+    const key = this.keys.audit(entry.key);
+    await this.call(() => this.redis.multi().rpush(key, JSON.stringify(entry)).expire(key, Math.max(1, Math.ceil(ttlSec))).exec());
+  }
+
+  async auditLog(key: string): Promise<AuditEntry[]> {
+    const redisKey = this.keys.audit(key);
+    return (await this.call(() => this.redis.lrange(redisKey, 0, -1))).map((e) => decodeValue(e, redisKey) as AuditEntry);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  private async counts(swarm: string, close: boolean): Promise<SwarmCounts> {
+    const s = this.keys.swarm(swarm);
+    return toCounts((await this.call(() => this.redis.mfSwarmCounts(3, s.counters, s.queue, s.running, close ? '1' : '0'))) as number[]);
+  }
+
+  /** Runs a Redis call; failures become typed Mageflow errors. */
+  private async call<T>(fn: () => Promise<T>, key?: string): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw translate(error, key);
+    }
+  }
+}
+
+function translate(error: unknown, key: string | undefined): Error {
+  if (error instanceof MageflowError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/WRONGTYPE/.test(message)) {
+    return new CorruptRecordError(`the Redis value under "${key ?? '?'}" is not a Mageflow record (${message})`, { cause: error, details: { key } });
+  }
+  return new StoreUnavailableError(`Redis call failed: ${message}`, { cause: error });
+}
+
+function encodeFields(record: Partial<SignatureRecord>): string[] {
+  const out: string[] = [];
+  for (const [field, value] of Object.entries(record)) if (value !== undefined) out.push(field, JSON.stringify(value));
+  return out;
+}
+
+function encodeStatuses(statuses: readonly string[]): string {
+  return JSON.stringify(statuses.map((s) => JSON.stringify(s)));
+}
+
+function decodeRecord(hash: Record<string, string>, key: string): SignatureRecord | null {
+  const fields = Object.entries(hash);
+  if (fields.length === 0) return null;
+  const value: Record<string, unknown> = {};
+  for (const [field, encoded] of fields) value[field] = decodeValue(encoded, key);
+  return parseRecord(value, key);
+}
+
+function decodeValue(encoded: string, key: string): unknown {
+  try {
+    return JSON.parse(encoded);
+  } catch {
+    throw new CorruptRecordError(`the Redis value under "${key}" is not valid JSON`, { details: { key } });
+  }
+}
+
+function pairs(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+function toCounts(r: number[]): SwarmCounts {
+  return { total: Number(r[0] ?? 0), queued: Number(r[1] ?? 0), running: Number(r[2] ?? 0), done: Number(r[3] ?? 0), failed: Number(r[4] ?? 0), closed: Number(r[5] ?? 0) === 1 };
+}

@@ -1,0 +1,67 @@
+/**
+ * The Lua scripts, registered as ioredis commands (EVALSHA, falling back to EVAL
+ * after a Redis restart flushed the script cache).
+ */
+import type { Redis } from 'ioredis';
+import claim from './lua/claim.lua';
+import createRecords from './lua/create-records.lua';
+import deleteRecords from './lua/delete-records.lua';
+import heartbeat from './lua/heartbeat.lua';
+import listOpen from './lua/list-open.lua';
+import liveWorkers from './lua/live-workers.lua';
+import lock from './lua/lock.lua';
+import swarmAdd from './lua/swarm-add.lua';
+import swarmClaim from './lua/swarm-claim.lua';
+import swarmCounts from './lua/swarm-counts.lua';
+import swarmDrain from './lua/swarm-drain.lua';
+import swarmFinish from './lua/swarm-finish.lua';
+import swarmReassign from './lua/swarm-reassign.lua';
+import unlock from './lua/unlock.lua';
+import updateRecord from './lua/update-record.lua';
+
+type Reply = unknown;
+type Command = (...args: (string | number)[]) => Promise<Reply>;
+
+export interface Scripts {
+  mfCreateRecords: Command;
+  mfUpdateRecord: Command;
+  mfDeleteRecords: Command;
+  mfSwarmAdd: Command;
+  mfSwarmClaim: Command;
+  mfSwarmFinish: Command;
+  mfSwarmCounts: Command;
+  mfSwarmReassign: Command;
+  mfSwarmDrain: Command;
+  mfLock: Command;
+  mfUnlock: Command;
+  mfHeartbeat: Command;
+  mfLiveWorkers: Command;
+  mfListOpen: Command;
+}
+
+const SOURCES: Record<keyof Scripts, string> = {
+  mfCreateRecords: createRecords,
+  mfUpdateRecord: updateRecord,
+  mfDeleteRecords: deleteRecords,
+  mfSwarmAdd: swarmAdd,
+  mfSwarmClaim: `${claim}\n${swarmClaim}`,
+  mfSwarmFinish: `${claim}\n${swarmFinish}`,
+  mfSwarmCounts: `${claim}\n${swarmCounts}`,
+  mfSwarmReassign: swarmReassign,
+  mfSwarmDrain: swarmDrain,
+  mfLock: lock,
+  mfUnlock: unlock,
+  mfHeartbeat: heartbeat,
+  mfLiveWorkers: liveWorkers,
+  mfListOpen: listOpen,
+};
+
+/** Registers the scripts on a client (once per client); keys are passed as `numkeys, ...keys, ...args`. */
+export function withScripts(redis: Redis): Redis & Scripts {
+  const client = redis as Redis & Scripts & { __mageflowScripts?: true };
+  if (!client.__mageflowScripts) {
+    for (const [name, lua] of Object.entries(SOURCES)) client.defineCommand(name, { lua });
+    Object.defineProperty(client, '__mageflowScripts', { value: true });
+  }
+  return client;
+}
