@@ -32,7 +32,7 @@ import { Runtime, sleep } from './runtime/runtime';
 import { outcomeOf } from './runtime/settle';
 import { fillSwarm, checkSwarmEnd } from './runtime/swarm';
 import { makeHandler } from './runtime/task-runner';
-import { ChainSignature, Signature, SwarmSignature, TaskSignature, type AddTasksOptions, type RunOptions } from './signature';
+import { ChainSignature, memberSpec, Signature, SwarmSignature, TaskSignature, type AddTasksOptions, type RunOptions } from './signature';
 
 export interface MageflowOptions {
   /** runs the tasks. Default: an in-process engine. */
@@ -56,6 +56,8 @@ export interface TaskHandle<I = unknown, O = unknown> {
 
 /** Anything that can stand for a signature: a task name or handle, a signature, or a signature key. */
 export type SignatureInput = string | TaskHandle<any, any> | Signature;
+/** A member of a chain or swarm: a signature input, or a task with its sign options. */
+export type MemberInput = SignatureInput | ({ task: string | TaskHandle<any, any> } & SignOptions);
 type OneOrMany<T> = T | readonly T[];
 
 export interface SignOptions {
@@ -165,10 +167,10 @@ export class Mageflow {
   }
 
   /** Members run in order, each result handed to the next. At least two members. */
-  async chain(members: readonly SignatureInput[], options: ChainOptions = {}): Promise<ChainSignature> {
+  async chain(members: readonly MemberInput[], options: ChainOptions = {}): Promise<ChainSignature> {
     if (members.length < 2) throw new InvalidArgumentError(`a chain needs at least 2 members, got ${members.length}`);
     const key = newKey('chain');
-    const prepared = await this.internals.prepare(members.map((task) => ({ task, options: {} })), key);
+    const prepared = await this.internals.prepare(members.map(memberSpec), key);
     const callbacks = await this.internals.callbacks(options.success, options.error);
     const record: SignatureRecord = {
       ...baseRecord(key, 'chain', 'mageflow.chain', options.kwargs ?? {}),
@@ -182,7 +184,7 @@ export class Mageflow {
   }
 
   /** Members run in parallel, at most `maxConcurrency` at once; members can be added while it runs. */
-  async swarm(members: readonly SignatureInput[] = [], options: SwarmOptions = {}): Promise<SwarmSignature> {
+  async swarm(members: readonly MemberInput[] = [], options: SwarmOptions = {}): Promise<SwarmSignature> {
     const config: SwarmConfig = { maxConcurrency: 30, ...stripUndefined(options.config ?? {}) };
     for (const [field, value] of Object.entries(config)) {
       if (!Number.isInteger(value) || (value as number) < 1) throw new InvalidArgumentError(`swarm config ${field} must be a positive integer, got ${value}`);
@@ -201,7 +203,7 @@ export class Mageflow {
     };
     await this.internals.create([...callbacks.created, record], true);
     await this.store.swarmAdd(key, [], { ttlSec: this.runtime.ttl('swarm', 'active') });
-    if (members.length > 0) await this.internals.addToSwarm(key, members.map((task) => ({ task, options: {} })), {});
+    if (members.length > 0) await this.internals.addToSwarm(key, members.map(memberSpec), {});
     return this.internals.wrap(await this.internals.load(key)) as SwarmSignature;
   }
 
@@ -214,7 +216,7 @@ export class Mageflow {
   }
 
   async runNoWait(key: string, message?: unknown): Promise<void> {
-    this.ensureWorker();
+    await this.ensureWorker();
     await startSignature(this.runtime, key, message, 'user');
   }
 
@@ -295,18 +297,21 @@ export class Mageflow {
     await this.store.close();
   }
 
-  private ensureWorker(): void {
-    if (this.engine.inProcess && !this.worker) void this.start().catch((error) => this.config.logger.error('worker failed to start', { error: String(error) }));
+  /** An in-process engine runs nothing until its worker starts: start it on first use. */
+  private async ensureWorker(): Promise<void> {
+    if (this.engine.inProcess) await this.start();
   }
 
   private async startWorker(): Promise<void> {
     const beat = () => this.store.heartbeat(this.workerId, this.config.workerTtlMs);
     await beat();
     this.timers.push(every(this.config.heartbeatMs, () => beat().catch((e) => this.config.logger.warn('heartbeat failed', { error: String(e) }))));
-    await this.engine.start();
     const sweepNow = (options: SweepOptions) =>
       sweep(this.runtime, options).catch((error) => this.config.logger.warn('sweep failed', { error: String(error) }));
-    if (this.config.recoverOnStart) void sweepNow({ startup: true });
+    // The startup sweep treats runs stamped with this worker's id as left by its
+    // previous life, so it must finish before this life takes any run.
+    if (this.config.recoverOnStart) await sweepNow({ startup: true });
+    await this.engine.start();
     if (this.config.sweepEveryMs !== false) this.timers.push(every(this.config.sweepEveryMs, () => sweepNow({})));
   }
 }
@@ -329,7 +334,7 @@ export class Internals {
   }
 
   async operate(key: string, op: UserOperation, options: RemoveOptions = {}): Promise<SignatureRecord> {
-    if (op === 'resume') (this.mf as unknown as { ensureWorker(): void }).ensureWorker();
+    if (op === 'resume') await (this.mf as unknown as { ensureWorker(): Promise<void> }).ensureWorker();
     const record = await operate(this.runtime, key, op, options);
     return (await this.runtime.store.getRecord(key)) ?? record;
   }
@@ -395,7 +400,12 @@ export class Internals {
   private async adopt(key: string, parent: string | undefined): Promise<SignatureRecord> {
     const record = await this.load(key);
     if (!parent) return record;
-    const adopted = await this.runtime.store.updateRecord(key, { expect: { status: ['pending'], dispatchedAt: null }, set: { parent } });
+    // A swarm member is found through its swarm, never through the open index.
+    const adopted = await this.runtime.store.updateRecord(key, {
+      expect: { status: ['pending'], dispatchedAt: null },
+      set: { parent },
+      untrack: parent.startsWith('swarm:'),
+    });
     if (!adopted.ok || (record.parent && record.parent !== parent)) {
       throw new InvalidArgumentError(`"${key}" cannot join a container: it is ${record.status}${record.parent ? ` and already in ${record.parent}` : ''}`);
     }

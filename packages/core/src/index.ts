@@ -3,7 +3,7 @@
  * them live. Runs on any `Store` and `Engine`; the in-memory store and the
  * in-process engine are the embedded defaults.
  */
-export { Mageflow, type MageflowOptions, type TaskHandle, type SignatureInput, type SignOptions, type ChainOptions, type SwarmOptions, type Lock, type LockOptions } from './client';
+export { Mageflow, type MageflowOptions, type TaskHandle, type SignatureInput, type MemberInput, type SignOptions, type ChainOptions, type SwarmOptions, type Lock, type LockOptions } from './client';
 export { Signature, TaskSignature, ChainSignature, SwarmSignature, type RunOptions, type AddTasksOptions } from './signature';
 export type { MageflowConfig, TtlConfig, SignatureTtlConfig, ParamConfig, Logger } from './config';
 export { resolveConfig, ttlFor, type ResolvedConfig } from './config';

@@ -7,7 +7,7 @@ import type { SignatureRecord, SwarmConfig } from './model/record';
 import type { Kind, Status } from './model/status';
 import type { SwarmCounts } from './ports/store';
 import type { RemoveOptions } from './runtime/lifecycle';
-import type { Mageflow, SignatureInput, SignOptions } from './client';
+import type { Mageflow, MemberInput, SignatureInput, SignOptions } from './client';
 
 export interface RunOptions {
   /** give up waiting after this many ms (WaitTimeoutError); the run goes on. Default: no limit. */
@@ -147,8 +147,8 @@ export class SwarmSignature extends Signature {
   }
 
   /** Adds members all or none: every one is validated before any is added. */
-  async addTasks(tasks: readonly SignatureInput[], options: AddTasksOptions = {}): Promise<string[]> {
-    return this.mf.internals.addToSwarm(this.key, tasks.map((task) => ({ task, options: {} })), options);
+  async addTasks(tasks: readonly MemberInput[], options: AddTasksOptions = {}): Promise<string[]> {
+    return this.mf.internals.addToSwarm(this.key, tasks.map(memberSpec), options);
   }
 
   /** addTask, then run the swarm if it has not started. */
@@ -159,7 +159,7 @@ export class SwarmSignature extends Signature {
   }
 
   /** addTasks, then run the swarm if it has not started. */
-  async addTasksAndRun(tasks: readonly SignatureInput[], message?: unknown, options: AddTasksOptions = {}): Promise<string[]> {
+  async addTasksAndRun(tasks: readonly MemberInput[], message?: unknown, options: AddTasksOptions = {}): Promise<string[]> {
     const keys = await this.addTasks(tasks, options);
     await this.runIfPending(message);
     return keys;
@@ -186,3 +186,13 @@ export class SwarmSignature extends Signature {
     if (this.status === 'pending') await this.runNoWait(message);
   }
 }
+
+/** `{ task, kwargs, ... }` or a bare signature input. */
+export function memberSpec(member: MemberInput): { task: SignatureInput; options: SignOptions } {
+  if (typeof member === 'object' && member !== null && !(member instanceof Signature) && 'task' in member && !('sign' in member)) {
+    const { task, ...options } = member;
+    return { task, options };
+  }
+  return { task: member as SignatureInput, options: {} };
+}
+

@@ -161,7 +161,7 @@ export class RedisStore implements Store {
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]> {
     const s = this.keys.swarm(swarm);
     return (await this.call(() =>
-      this.redis.mfSwarmClaim(4, this.keys.record(swarm), s.counters, s.queue, s.running, options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker),
+      this.redis.mfSwarmClaim(4, this.keys.record(swarm), s.counters, s.queue, s.running, options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker, options.limit ?? ''),
     )) as string[];
   }
 
@@ -170,7 +170,7 @@ export class RedisStore implements Store {
     const reply = (await this.call(() =>
       this.redis.mfSwarmFinish(
         6, this.keys.record(swarm), s.counters, s.queue, s.running, s.finished, s.results,
-        member, outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', claim.maxConcurrency, encodeStatuses(claim.whenStatus), claim.worker,
+        member, outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', claim.maxConcurrency, encodeStatuses(claim.whenStatus), claim.worker, claim.limit ?? '',
       ),
     )) as (number | string)[];
     return { counted: reply[0] === 1, counts: toCounts(reply.slice(1, 7) as number[]), claimed: reply.slice(7) as string[] };

@@ -160,7 +160,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await store.swarmAdd(swarmKey(), members(5), { ttlSec: TTL });
         expect(await store.swarmClaim(swarmKey(), claim())).toEqual([]);
         await store.updateRecord(swarmKey(), { set: { status: 'active' } });
-        expect(await store.swarmClaim(swarmKey(), claim('w1', 2))).toEqual(members(2));
+        expect(await store.swarmClaim(swarmKey(), { ...claim('w1', 2), limit: 1 })).toEqual(members(1));
+        expect(await store.swarmClaim(swarmKey(), claim('w1', 2))).toEqual([members(2)[1]]);
         expect(await store.swarmClaim(swarmKey(), claim('w1', 2))).toEqual([]);
         expect(await store.swarmCounts(swarmKey())).toEqual({ total: 5, queued: 3, running: 2, done: 0, failed: 0, closed: false });
         expect(await store.swarmRunning(swarmKey())).toEqual(expect.arrayContaining(members(2).map((member) => ({ member, worker: 'w1' }))));

@@ -110,6 +110,11 @@ export class InProcessEngine implements Engine {
     this.canceled.add(runId); // still queued: dropped when its turn comes
   }
 
+  capacity(): number {
+    const queued = this.queues.reduce((n, q) => n + q.length, 0);
+    return Math.max(0, this.slots - this.running.size - queued - this.waiting.size);
+  }
+
   async start(): Promise<void> {
     this.started = true;
     this.pump();

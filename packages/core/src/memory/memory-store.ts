@@ -268,7 +268,8 @@ export class MemoryStore implements Store {
     const record = this.live(this.records, swarm)?.value as SignatureRecord | undefined;
     if (!record || !options.whenStatus.includes(record.status)) return [];
     const claimed: string[] = [];
-    while (state.running.size < options.maxConcurrency && state.head < state.queue.length) {
+    const limit = options.limit ?? Infinity;
+    while (state.running.size < options.maxConcurrency && state.head < state.queue.length && claimed.length < limit) {
       const member = state.queue[state.head++]!;
       state.running.set(member, options.worker);
       claimed.push(member);

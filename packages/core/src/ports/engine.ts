@@ -52,6 +52,12 @@ export interface Engine {
   dispatchMany(requests: readonly DispatchRequest[]): Promise<{ runId: string }[]>;
   /** Cancels a run; its handler's signal fires. Unknown or finished runs are ignored. */
   cancel(runId: string): Promise<void>;
+  /**
+   * Free local slots, for engines whose runs execute in this process: a worker
+   * takes no more swarm members than it can run, so others get their share.
+   * Undefined (remote engines): no local limit.
+   */
+  capacity?(): number;
   /** Starts executing registered tasks in this process. */
   start(): Promise<void>;
   /** Stops taking runs and waits for running ones up to the engine's grace period. */

@@ -69,6 +69,8 @@ export interface ClaimOptions {
   whenStatus: readonly Status[];
   /** recorded as the holder of each slot, so a dead worker's slots can be taken over. */
   worker: string;
+  /** claim at most this many in this step (the worker's free capacity). Default: no limit. */
+  limit?: number;
   ttlSec: number;
 }
 

@@ -11,12 +11,19 @@ import { sendSwarmMembers } from './dispatch';
 import type { Runtime } from './runtime';
 import { settle } from './settle';
 
-function claimOptions(rt: Runtime, swarm: SignatureRecord): ClaimOptions {
+/**
+ * `freeing`: called from a run that is ending, whose own slot in the engine is
+ * about to be free (the engine still counts it as running).
+ */
+function claimOptions(rt: Runtime, swarm: SignatureRecord, freeing = false): ClaimOptions {
+  const capacity = rt.engine.capacity?.();
   return {
     maxConcurrency: swarm.swarm?.maxConcurrency ?? 30,
     whenStatus: ['active'],
     worker: rt.workerId,
     ttlSec: rt.ttl('swarm', 'active'),
+    // at least one, so a swarm makes progress on a busy worker
+    ...(capacity === undefined ? {} : { limit: Math.max(1, capacity + (freeing ? 1 : 0)) }),
   };
 }
 
@@ -33,7 +40,7 @@ export async function onSwarmMemberEnd(
   member: string,
   outcome: { ok: true; result: unknown } | { ok: false },
 ): Promise<void> {
-  const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm));
+  const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm, true));
   await sendClaimed(rt, swarm, finished.claimed);
   await checkSwarmEnd(rt, swarm, finished.counts);
 }

@@ -1,7 +1,8 @@
 -- Shared by swarm-claim and swarm-finish: moves queued members into free slots
 -- while the swarm record's status is one of the allowed ones.
--- rec, queue, running: keys; max: slots; allowed: encoded statuses; worker: holder
-local function claim(rec, queue, running, max, allowed, worker)
+-- rec, queue, running: keys; max: slots; allowed: encoded statuses; worker: holder;
+-- limit: most to claim in this step (nil: no limit)
+local function claim(rec, queue, running, max, allowed, worker, limit)
   local status = redis.call('HGET', rec, 'status')
   local ok = false
   for _, s in ipairs(allowed) do
@@ -9,7 +10,7 @@ local function claim(rec, queue, running, max, allowed, worker)
   end
   local claimed = {}
   if not ok then return claimed end
-  while redis.call('HLEN', running) < max do
+  while redis.call('HLEN', running) < max and (not limit or #claimed < limit) do
     local member = redis.call('LPOP', queue)
     if not member then break end
     redis.call('HSET', running, member, worker)
