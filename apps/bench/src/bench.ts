@@ -27,9 +27,9 @@ const WORKLOADS: Workload[] = [
       mf.task('noop', async () => null);
       await mf.start();
       const swarm = await mf.swarm([], { config: { maxConcurrency: 100 } });
+      const before = await commands?.(); // a member's whole life: created, added, claimed, run, counted
       await swarm.addTasks(Array.from({ length: size }, () => 'noop'));
       await swarm.close();
-      const before = await commands?.();
       const t0 = performance.now();
       await swarm.run({}, { timeoutMs: 600_000 });
       const ms = performance.now() - t0;
@@ -40,7 +40,10 @@ const WORKLOADS: Workload[] = [
         maxConcurrency: 100,
         wallMs: round(ms),
         membersPerSec: round((size / ms) * 1000),
-        ...(before && after ? { storeCallsPerMember: round((after.calls - before.calls) / size, 2), storeRoundTripsPerMember: round((after.roundTrips - before.roundTrips) / size, 2) } : {}),
+        // round trips and server-side commands (commands inside Lua scripts count too)
+        ...(before && after
+          ? { roundTripsPerMember: round((after.calls - before.calls) / size, 2), redisCommandsPerMember: round((after.redisCommands - before.redisCommands - 1) / size, 2) }
+          : {}),
       };
     },
   },
@@ -78,7 +81,7 @@ const WORKLOADS: Workload[] = [
 async function client(backend: Backend) {
   const parts = await backend.connect();
   const mf = new Mageflow({ store: parts.store, engine: parts.engine, config: { sweepEveryMs: false } });
-  return { mf, commands: parts.commands, close: async () => (await mf.close(), await parts.close()) };
+  return { mf, commands: parts.commands, close: async () => (await mf.stop(), await parts.close()) };
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;

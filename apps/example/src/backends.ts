@@ -1,8 +1,9 @@
 /**
  * Which store and engine the example runs on: the embedded defaults, unless the
- * environment names a Redis (MAGEFLOW_REDIS_URL) or a Hatchet engine (HATCHET_CLIENT_TOKEN).
+ * environment names a Redis (MAGEFLOW_REDIS_URL).
  */
 import { InProcessEngine, MemoryStore, type Engine, type Store } from '@mageflow/core';
+import { RedisStore } from '@mageflow/store-redis';
 
 export interface Backends {
   store: Store;
@@ -12,5 +13,11 @@ export interface Backends {
 }
 
 export async function connect(): Promise<Backends> {
-  return { store: new MemoryStore(), storeName: 'memory', engine: new InProcessEngine(), close: async () => {} };
+  const engine = new InProcessEngine();
+  const redisUrl = process.env.MAGEFLOW_REDIS_URL;
+  if (redisUrl) {
+    const store = new RedisStore({ url: redisUrl, prefix: process.env.MAGEFLOW_PREFIX ?? 'mageflow-example' });
+    return { store, storeName: `redis (${redisUrl})`, engine, close: () => store.close() };
+  }
+  return { store: new MemoryStore(), storeName: 'memory', engine, close: async () => {} };
 }

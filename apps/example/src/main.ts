@@ -4,7 +4,8 @@
  *   validate -> charge -> [pack every line item, 2 at a time] -> ship
  *
  * with success and failure callbacks, a suspend and resume in the middle, and a
- * second order whose card is declined. Runs on the embedded defaults (no service).
+ * second order whose card is declined. Runs on the embedded defaults (no service),
+ * or on Redis when MAGEFLOW_REDIS_URL is set.
  */
 import Type from 'typebox';
 import { Mageflow, type ErrorCallbackMessage } from '@mageflow/core';
