@@ -52,9 +52,17 @@ export class RedisStore implements Store {
     if (!/^[\w.:-]+$/.test(prefix)) throw new InvalidArgumentError(`Redis key prefix "${prefix}" may hold only letters, digits and . _ : -`);
     this.keys = new KeySpace(prefix);
     this.ownsClient = !options.client;
+    // Commands in flight when a connection drops are not sent again: a script whose
+    // reply was lost may have run, and running it twice could apply it twice. The
+    // step fails with StoreUnavailableError instead, and the runtime's sweep repairs.
     const client =
       options.client ??
-      new Redis(options.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3, enableAutoPipelining: true, ...options.redisOptions });
+      new Redis(options.url ?? 'redis://127.0.0.1:6379', {
+        maxRetriesPerRequest: 3,
+        enableAutoPipelining: true,
+        autoResendUnfulfilledCommands: false,
+        ...options.redisOptions,
+      });
     this.redis = withScripts(client);
   }
 

@@ -47,8 +47,12 @@ export interface SweepReport {
 export async function sweep(rt: Runtime, options: SweepOptions = {}): Promise<SweepReport> {
   const report: SweepReport = { resumed: [], started: [], kept: [], settled: [], continued: [], deleted: [], failures: [] };
   const live = await rt.store.liveWorkers();
+  const suspects = new Set(rt.suspects);
+  rt.suspects.clear();
   const dead = (worker: string | undefined) =>
     worker !== undefined && (worker === rt.workerId ? options.startup === true : !live.has(worker));
+  // A record whose step failed midway in this worker is as good as orphaned.
+  const orphaned = (record: SignatureRecord) => dead(record.worker) || suspects.has(record.key);
   let cursor: string | undefined;
   do {
     const page = await rt.store.listOpen(cursor, 200);
@@ -56,8 +60,9 @@ export async function sweep(rt: Runtime, options: SweepOptions = {}): Promise<Sw
     for (const record of await rt.store.getRecords(page.keys)) {
       if (!record) continue;
       try {
-        await recoverOne(rt, record, dead, options, report);
+        await recoverOne(rt, record, { dead, orphaned, suspects }, options, report);
       } catch (error) {
+        rt.suspect(...suspects); // try again next time
         report.failures.push({ key: record.key, error: String(error) });
       }
     }
@@ -66,7 +71,13 @@ export async function sweep(rt: Runtime, options: SweepOptions = {}): Promise<Sw
   return report;
 }
 
-async function recoverOne(rt: Runtime, record: SignatureRecord, dead: (w?: string) => boolean, options: SweepOptions, report: SweepReport) {
+async function recoverOne(
+  rt: Runtime,
+  record: SignatureRecord,
+  judge: Judge,
+  options: SweepOptions,
+  report: SweepReport,
+) {
   const selected = record.kind !== 'task' || !options.taskNames || options.taskNames.includes(record.taskName);
   if (record.status === 'canceled') {
     report.deleted.push(...(await deleteTree(rt, record, 'cancel')));
@@ -81,9 +92,9 @@ async function recoverOne(rt: Runtime, record: SignatureRecord, dead: (w?: strin
     await advanceChain(rt, record.key);
     report.continued.push(record.key);
   } else if (record.kind === 'swarm' && record.status === 'active') {
-    await recoverSwarm(rt, record, dead, report);
+    await recoverSwarm(rt, record, judge, report);
     report.continued.push(record.key);
-  } else if (record.kind === 'task' && selected && dead(record.worker) && record.message) {
+  } else if (record.kind === 'task' && selected && judge.orphaned(record) && record.message) {
     const wasRunning = record.status === 'active';
     if (!wasRunning && record.dispatchedAt === undefined) return; // never sent: nothing was lost
     if (await takeOver(rt, record)) {
@@ -91,6 +102,13 @@ async function recoverOne(rt: Runtime, record: SignatureRecord, dead: (w?: strin
       if (options.staggerMs) await sleep(Math.random() * options.staggerMs);
     }
   }
+}
+
+/** Who is gone: dead workers, and records whose step failed midway in this worker. */
+interface Judge {
+  dead(worker: string | undefined): boolean;
+  orphaned(record: SignatureRecord): boolean;
+  suspects: Set<string>;
 }
 
 /** Moves a dead worker's run to this worker: back to pending, stamped, sent again. */
@@ -106,10 +124,17 @@ async function takeOver(rt: Runtime, record: SignatureRecord): Promise<boolean> 
   return true;
 }
 
-async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, dead: (w?: string) => boolean, report: SweepReport) {
+/**
+ * Slots held by dead workers are taken over. In a suspect swarm (a step of this
+ * worker failed midway), this worker's own slots are checked too: a member that
+ * ended is settled (counted), one never started is sent again (a duplicate run is
+ * turned away at its start), one running here is left alone.
+ */
+async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, report: SweepReport) {
   const message = deepMerge(swarm.message?.value, swarm.kwargs);
+  const suspect = judge.suspects.has(swarm.key);
   for (const slot of await rt.store.swarmRunning(swarm.key)) {
-    if (!dead(slot.worker)) continue;
+    if (!judge.dead(slot.worker) && !(suspect && slot.worker === rt.workerId)) continue;
     const member = await rt.store.getRecord(slot.member);
     if (!member) {
       await onSwarmMemberEnd(rt, swarm, slot.member, { ok: false });
@@ -120,7 +145,7 @@ async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, dead: (w?: stri
       report.settled.push(member.key);
       continue;
     }
-    if (member.status === 'active' && !dead(member.worker)) continue; // a live worker has it (durable engine)
+    if (member.status === 'active' && !judge.orphaned(member)) continue; // a live worker runs it
     if (!(await rt.store.swarmReassign(swarm.key, slot.member, slot.worker, rt.workerId))) continue;
     if (member.status === 'active') {
       const reset = await rt.store.updateRecord(member.key, {

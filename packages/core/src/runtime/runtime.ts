@@ -127,6 +127,17 @@ export class Runtime {
     this.swarms.delete(key);
   }
 
+  /**
+   * Keys whose orchestration step failed midway in this (live) worker, e.g. while
+   * the store was unreachable: the write may or may not have happened. The next
+   * sweep treats their runs and slots as orphaned, as if this worker had died.
+   */
+  readonly suspects = new Set<string>();
+
+  suspect(...keys: (string | undefined)[]): void {
+    for (const key of keys) if (key) this.suspects.add(key);
+  }
+
   /** Tells local waiters (run()) that a signature ended or was deleted. */
   announce(key: string): void {
     this.ended.emit(key);

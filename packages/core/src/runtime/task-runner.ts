@@ -43,10 +43,11 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       if (error instanceof SignatureNotFoundError) {
         throw new SignatureNotFoundError(`run ${run.runId} of "${task.name}": ${error.message}`, { details: error.details });
       }
+      rt.suspect(key);
       throw error;
     }
     const { record, decision } = begun;
-    if (decision.effects.includes('settle')) await settle(rt, record);
+    if (decision.effects.includes('settle')) await orchestrate(rt, record, () => settle(rt, record));
     if (!decision.effects.includes('runBody')) {
       rt.log.debug('run ended without its body', { key, status: record.status });
       return undefined;
@@ -61,12 +62,22 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       if (error instanceof TaskCanceledError && run.signal.aborted) return undefined; // interrupted or cancelled: its status says so
       const final = error instanceof InvalidInputError || !isRetryableError(error) || run.attempt >= run.maxAttempts;
       if (!final) throw error; // the engine retries; the signature stays active
-      await finish(rt, record, run, 'fail', { error: describeError(error, run.attempt) });
+      await orchestrate(rt, record, () => finish(rt, record, run, 'fail', { error: describeError(error, run.attempt) }));
       throw nonRetryable(error);
     }
-    await finish(rt, record, run, 'succeed', { result: box(result) });
+    await orchestrate(rt, record, () => finish(rt, record, run, 'succeed', { result: box(result) }));
     return result;
   };
+}
+
+/** Runs an orchestration step; if it fails midway, its keys are left to the next sweep. */
+async function orchestrate(rt: Runtime, record: SignatureRecord, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    if (!(error instanceof SignatureNotFoundError)) rt.suspect(record.key, record.parent);
+    throw error;
+  }
 }
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
