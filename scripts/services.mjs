@@ -33,6 +33,29 @@ async function ensureRedis() {
   return {};
 }
 
+/** Brings up the local Hatchet engine with scripts/hatchet/up.sh (it builds it once, then reuses it). */
+function ensureHatchet() {
+  if (process.env.MAGEFLOW_SKIP_HATCHET && !inCI) {
+    console.error('[services] MAGEFLOW_SKIP_HATCHET is set: the Hatchet tests will skip');
+    return {};
+  }
+  console.error('[services] bringing up the Hatchet engine (the first build takes several minutes)');
+  try {
+    const out = execFileSync('bash', [new URL('./hatchet/up.sh', import.meta.url).pathname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 45 * 60_000 });
+    const env = {};
+    for (const line of out.split('\n')) {
+      const m = /^export (\w+)=(.*)$/.exec(line.trim());
+      if (m) env[m[1]] = m[2].replace(/^['"]|['"]$/g, '');
+    }
+    if (!env.HATCHET_CLIENT_TOKEN) throw new Error('up.sh printed no HATCHET_CLIENT_TOKEN');
+    return env;
+  } catch (error) {
+    if (inCI) throw new Error(`the Hatchet engine could not be brought up: ${error.message}`);
+    console.error(`[services] Hatchet is unavailable (${error.message}): the Hatchet tests will skip (outside CI only)`);
+    return {};
+  }
+}
+
 export async function ensureServices() {
-  return { ...(await ensureRedis()) };
+  return { ...(await ensureRedis()), ...ensureHatchet() };
 }

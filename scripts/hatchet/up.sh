@@ -53,8 +53,13 @@
 #     ours runs) we delete the rows of "SchedulerPartition",
 #     "ControllerPartition", "TenantWorkerPartition" (the Tenant FKs are ON
 #     DELETE SET NULL) and "Lease"; the new engine then assigns the tenant at
-#     startup. We also wait until the default tenant has a live scheduler
-#     and controller partition before reporting ready.
+#     startup. Likewise the dead engine's pgoutbox consumer sessions (schema
+#     "outbox", 30 s expiry) kept the exclusive lease on each concurrency
+#     strategy topic, so tasks with a `concurrency` setting waited another
+#     ~20 s after a restart; we clear outbox.consumer_sessions,
+#     outbox.maintenance_leases and the exclusive-consumer columns of
+#     outbox.topics too. We also wait until the default tenant has a live
+#     scheduler and controller partition before reporting ready.
 #   * Loopback: gRPC binds to 127.0.0.1 (SERVER_GRPC_BIND_ADDRESS) and every
 #     URL/address we hand out is loopback. hatchet-lite itself, however, binds
 #     the REST API (SERVER_PORT), LITE_FRONTEND_PORT and LITE_RUNTIME_PORT on
@@ -114,7 +119,7 @@ pid_alive() { # pid -> 0 if it is a live hatchet-lite process
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'hatchet-lite'
 }
 
-engine_pid() { [[ -f "$PID_FILE" ]] && cat "$PID_FILE" || true; }
+engine_pid() { cat "$PID_FILE" 2>/dev/null || true; }
 
 api_ready() {
   curl -fsS -m 3 -o /dev/null "http://127.0.0.1:$API_PORT/api/ready" 2>/dev/null
@@ -274,6 +279,14 @@ psql_hatchet() {
 clear_stale_partitions() { # only call when no engine uses the DB
   psql_hatchet -c 'delete from "SchedulerPartition"' -c 'delete from "ControllerPartition"' \
     -c 'delete from "TenantWorkerPartition"' -c 'delete from "Lease"'
+  # pgoutbox (schema "outbox", concurrency strategies): exclusive topic leases
+  # held by the dead engine's consumer sessions (30 s expiry).
+  psql_hatchet -c "do \$\$ begin
+    if to_regclass('outbox.consumer_sessions') is not null then
+      delete from outbox.consumer_sessions;
+      delete from outbox.maintenance_leases;
+      update outbox.topics set exclusive_consumer_id = null, exclusive_consumer_expires_at = null;
+    end if; end \$\$"
 }
 
 tenant_scheduled() { # default tenant assigned to live scheduler + controller partitions

@@ -1,20 +1,35 @@
 /**
- * The store + engine pairs the benchmarks run on.
+ * The store + engine pairs the benchmarks run on, with the sizes each runs.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { HatchetClient } from '@hatchet-dev/typescript-sdk';
 import { InProcessEngine, MemoryStore, type Engine, type Store } from '@mageflow/core';
+import { HatchetEngine } from '@mageflow/engine-hatchet';
 import { RedisStore } from '@mageflow/store-redis';
+
+export interface Sizes {
+  swarm: number;
+  chain: number;
+  create: number;
+}
+
+export interface Connected {
+  store: Store;
+  engine: Engine;
+  /** store calls (each one round trip) and Redis commands so far, where they can be counted. */
+  commands?: () => Promise<{ calls: number; redisCommands: number }>;
+  close(): Promise<void>;
+}
 
 export interface Backend {
   name: string;
+  sizes: Sizes;
   /** why it cannot run here, or undefined when it can. */
   unavailable(): Promise<string | undefined>;
-  connect(): Promise<{
-    store: Store;
-    engine: Engine;
-    /** store calls (each one round trip) and Redis commands so far, where they can be counted. */
-    commands?: () => Promise<{ calls: number; redisCommands: number }>;
-    close(): Promise<void>;
-  }>;
+  connect(): Promise<Connected>;
 }
 
 const REDIS_URL = process.env.MAGEFLOW_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,43 +52,92 @@ async function redisCommands(store: RedisStore): Promise<number> {
   return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
+async function redisUnavailable(): Promise<string | undefined> {
+  const store = new RedisStore({ url: REDIS_URL, redisOptions: { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true } });
+  try {
+    await store.redis.connect();
+    await store.redis.ping();
+    return undefined;
+  } catch (error) {
+    return `no Redis at ${REDIS_URL}: ${String(error)}`;
+  } finally {
+    store.redis.disconnect();
+  }
+}
+
+async function redisStore(): Promise<{ redis: RedisStore; store: Store; calls: () => number; drop(): Promise<void> }> {
+  const prefix = `mageflow-bench-${process.pid}`;
+  const redis = new RedisStore({ url: REDIS_URL, prefix });
+  const { store, calls } = countCalls(redis);
+  return {
+    redis,
+    store,
+    calls,
+    async drop() {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.redis.del(...keys);
+      } while (cursor !== '0');
+      await redis.close();
+    },
+  };
+}
+
+/** HATCHET_CLIENT_* from the environment, or from the file scripts/hatchet/up.sh writes. */
+export function loadHatchetEnv(): void {
+  const file = join(process.env.MAGEFLOW_CACHE ?? join(homedir(), '.cache', 'mageflow'), 'hatchet', 'state', 'env');
+  if (process.env.HATCHET_CLIENT_TOKEN || !existsSync(file)) return;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^export (\w+)=(.*)$/.exec(line);
+    if (m && !process.env[m[1]!]) process.env[m[1]!] = m[2]!;
+  }
+}
+
+export function hatchetClient(): HatchetClient {
+  loadHatchetEnv();
+  return HatchetClient.init({ log_level: 'ERROR' } as never);
+}
+
 export const BACKENDS: Backend[] = [
   {
     name: 'memory+in-process',
+    sizes: { swarm: 10_000, chain: 1000, create: 10_000 },
     unavailable: async () => undefined,
     connect: async () => ({ store: new MemoryStore(), engine: new InProcessEngine({ slots: 128 }), close: async () => {} }),
   },
   {
     name: 'redis+in-process',
+    sizes: { swarm: 10_000, chain: 1000, create: 10_000 },
+    unavailable: redisUnavailable,
+    async connect() {
+      const r = await redisStore();
+      return {
+        store: r.store,
+        engine: new InProcessEngine({ slots: 128 }),
+        commands: async () => ({ calls: r.calls(), redisCommands: await redisCommands(r.redis) }),
+        close: r.drop,
+      };
+    },
+  },
+  {
+    name: 'redis+hatchet',
+    sizes: { swarm: 1000, chain: 100, create: 1000 },
     async unavailable() {
-      const store = new RedisStore({ url: REDIS_URL, redisOptions: { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true } });
-      try {
-        await store.redis.connect();
-        await store.redis.ping();
-        return undefined;
-      } catch (error) {
-        return `no Redis at ${REDIS_URL}: ${String(error)}`;
-      } finally {
-        store.redis.disconnect();
-      }
+      loadHatchetEnv();
+      if (!process.env.HATCHET_CLIENT_TOKEN) return 'no Hatchet engine (run scripts/hatchet/up.sh)';
+      const api = process.env.HATCHET_CLIENT_API_URL ?? 'http://127.0.0.1:8080';
+      const status = spawnSync(process.execPath, ['-e', `fetch('${api}/api/ready').then(r=>console.log(r.status),e=>console.log(e.message))`], { encoding: 'utf8' }).stdout.trim();
+      return status === '200' ? redisUnavailable() : `Hatchet at ${api} answered ${status}`;
     },
     async connect() {
-      const prefix = `mageflow-bench-${process.pid}`;
-      const redis = new RedisStore({ url: REDIS_URL, prefix });
-      const { store, calls } = countCalls(redis);
+      const r = await redisStore();
       return {
-        store,
-        engine: new InProcessEngine({ slots: 128 }),
-        commands: async () => ({ calls: calls(), redisCommands: await redisCommands(redis) }),
-        async close() {
-          let cursor = '0';
-          do {
-            const [next, keys] = await redis.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length > 0) await redis.redis.del(...keys);
-          } while (cursor !== '0');
-          await redis.close();
-        },
+        store: r.store,
+        engine: new HatchetEngine({ client: hatchetClient(), taskPrefix: `bench-${process.pid}-`, slots: 100 }),
+        commands: async () => ({ calls: r.calls(), redisCommands: await redisCommands(r.redis) }),
+        close: r.drop,
       };
     },
   },

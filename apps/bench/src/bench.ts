@@ -1,28 +1,32 @@
 /**
  * Benchmarks. Prints one JSON line per workload and backend; each workload runs in
- * a fresh child process, so its peak RSS is its own.
+ * a fresh child process, so its peak RSS is its own. On Hatchet, the same no-op
+ * task also runs through the Hatchet SDK alone, and Mageflow's overhead is printed
+ * as a ratio to it.
  *
- *   npm run bench                      every backend available here
- *   npm run bench -- --backend=memory  one backend
- *   npm run bench -- --quick           smaller sizes (a smoke run)
+ *   npm run bench                              every backend available here
+ *   npm run bench -- --backend=redis+hatchet   one backend
+ *   npm run bench -- --quick                   a tenth of the sizes (a smoke run)
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Mageflow } from '@mageflow/core';
-import { BACKENDS, type Backend } from './backends.js';
+import { BACKENDS, hatchetClient, type Backend, type Sizes } from './backends.js';
+
+type Figures = Record<string, number | string>;
 
 interface Workload {
   name: string;
-  /** which backends it runs on (default: all). */
+  /** backends it runs on (default: all). */
   only?: string[];
-  run(backend: Backend, quick: boolean): Promise<Record<string, number | string>>;
+  run(backend: Backend, sizes: Sizes): Promise<Figures>;
 }
 
 const WORKLOADS: Workload[] = [
   {
     name: 'swarm-noop',
-    async run(backend, quick) {
-      const size = quick ? 1000 : 10_000;
+    async run(backend, sizes) {
+      const size = sizes.swarm;
       const { mf, close, commands } = await client(backend);
       mf.task('noop', async () => null);
       await mf.start();
@@ -31,7 +35,7 @@ const WORKLOADS: Workload[] = [
       await swarm.addTasks(Array.from({ length: size }, () => 'noop'));
       await swarm.close();
       const t0 = performance.now();
-      await swarm.run({}, { timeoutMs: 600_000 });
+      await swarm.run({}, { timeoutMs: 900_000 });
       const ms = performance.now() - t0;
       const after = await commands?.();
       await close();
@@ -40,7 +44,7 @@ const WORKLOADS: Workload[] = [
         maxConcurrency: 100,
         wallMs: round(ms),
         membersPerSec: round((size / ms) * 1000),
-        // round trips and server-side commands (commands inside Lua scripts count too)
+        // round trips, and commands Redis executed (commands inside Lua scripts count too)
         ...(before && after
           ? { roundTripsPerMember: round((after.calls - before.calls) / size, 2), redisCommandsPerMember: round((after.redisCommands - before.redisCommands - 1) / size, 2) }
           : {}),
@@ -49,14 +53,14 @@ const WORKLOADS: Workload[] = [
   },
   {
     name: 'chain-counter',
-    async run(backend, quick) {
-      const steps = quick ? 100 : 1000;
+    async run(backend, sizes) {
+      const steps = sizes.chain;
       const { mf, close } = await client(backend);
       mf.task('count', async (n: number) => n + 1);
       await mf.start();
       const chain = await mf.chain(Array.from({ length: steps }, () => 'count'));
       const t0 = performance.now();
-      const result = await chain.run(0, { timeoutMs: 600_000 });
+      const result = await chain.run(0, { timeoutMs: 900_000 });
       const ms = performance.now() - t0;
       await close();
       if (result !== steps) throw new Error(`chain counted ${String(result)}, expected ${steps}`);
@@ -65,8 +69,8 @@ const WORKLOADS: Workload[] = [
   },
   {
     name: 'create-signatures',
-    async run(backend, quick) {
-      const count = quick ? 1000 : 10_000;
+    async run(backend, sizes) {
+      const count = sizes.create;
       const { mf, close } = await client(backend);
       mf.task('noop', async () => null);
       const t0 = performance.now();
@@ -74,6 +78,45 @@ const WORKLOADS: Workload[] = [
       const ms = performance.now() - t0;
       await close();
       return { signatures: count, wallMs: round(ms), perSec: round((count / ms) * 1000) };
+    },
+  },
+  {
+    name: 'raw-hatchet-bulk',
+    only: ['redis+hatchet'],
+    async run(_backend, sizes) {
+      // The swarm's baseline: the same no-op task through the SDK, bulk runNoWait, wait for all.
+      const hatchet = hatchetClient();
+      const task = hatchet.task({ name: `raw-noop-${process.pid}`, fn: async () => ({}) });
+      const worker = await hatchet.worker(`raw-${process.pid}`, { workflows: [task], slots: 100, handleKill: false });
+      const running = worker.start();
+      await worker.waitUntilReady(30_000);
+      const t0 = performance.now();
+      const refs = await task.runNoWait(Array.from({ length: sizes.swarm }, () => ({})));
+      await Promise.all(refs.map((r) => r.output));
+      const ms = performance.now() - t0;
+      await worker.stop();
+      await running.catch(() => undefined);
+      return { runs: sizes.swarm, wallMs: round(ms), runsPerSec: round((sizes.swarm / ms) * 1000) };
+    },
+  },
+  {
+    name: 'raw-hatchet-sequential',
+    only: ['redis+hatchet'],
+    async run(_backend, sizes) {
+      // The chain's baseline: the same number of runs, one after another.
+      const hatchet = hatchetClient();
+      const task = hatchet.task({ name: `raw-count-${process.pid}`, fn: async (n: { n: number }) => ({ n: n.n + 1 }) });
+      const worker = await hatchet.worker(`raw-seq-${process.pid}`, { workflows: [task], slots: 10, handleKill: false });
+      const running = worker.start();
+      await worker.waitUntilReady(30_000);
+      let value = { n: 0 };
+      const t0 = performance.now();
+      for (let i = 0; i < sizes.chain; i++) value = (await (await task.runNoWait(value)).output) as { n: number };
+      const ms = performance.now() - t0;
+      await worker.stop();
+      await running.catch(() => undefined);
+      if (value.n !== sizes.chain) throw new Error(`counted ${value.n}`);
+      return { runs: sizes.chain, wallMs: round(ms), msPerRun: round(ms / sizes.chain, 3) };
     },
   },
 ];
@@ -86,10 +129,14 @@ async function client(backend: Backend) {
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+function scaled(sizes: Sizes, quick: boolean): Sizes {
+  return quick ? { swarm: Math.ceil(sizes.swarm / 10), chain: Math.ceil(sizes.chain / 10), create: Math.ceil(sizes.create / 10) } : sizes;
+}
+
 async function child(workloadName: string, backendName: string, quick: boolean) {
   const workload = WORKLOADS.find((w) => w.name === workloadName)!;
   const backend = BACKENDS.find((b) => b.name === backendName)!;
-  const figures = await workload.run(backend, quick);
+  const figures = await workload.run(backend, scaled(backend.sizes, quick));
   const peakRssMb = round(process.resourceUsage().maxRSS / 1024);
   process.send!({ workload: workload.name, backend: backend.name, ...figures, peakRssMb });
 }
@@ -106,16 +153,27 @@ async function parent() {
       console.log(JSON.stringify({ backend: backend.name, skipped: unavailable }));
       continue;
     }
+    const lines = new Map<string, Figures>();
     for (const workload of WORKLOADS) {
       if (workload.only && !workload.only.includes(backend.name)) continue;
-      const line = await new Promise<unknown>((resolve) => {
+      const line = await new Promise<Figures>((resolve) => {
         const proc = fork(fileURLToPath(import.meta.url), ['--child', workload.name, backend.name, quick ? 'quick' : 'full'], { stdio: 'inherit' });
-        let result: unknown;
-        proc.on('message', (m) => (result = m));
+        let result: Figures | undefined;
+        proc.on('message', (m) => (result = m as Figures));
         proc.on('exit', (code) => resolve(result ?? { workload: workload.name, backend: backend.name, error: `exit ${code}` }));
       });
-      if ((line as { error?: string }).error) failed = true;
+      if (line.error) failed = true;
+      lines.set(workload.name, line);
       console.log(JSON.stringify(line));
+    }
+    const [swarm, bulk, chain, sequential] = ['swarm-noop', 'raw-hatchet-bulk', 'chain-counter', 'raw-hatchet-sequential'].map((n) => lines.get(n));
+    if (bulk && swarm?.wallMs && bulk.wallMs && chain?.wallMs && sequential?.wallMs) {
+      console.log(JSON.stringify({
+        workload: 'hatchet-overhead',
+        backend: backend.name,
+        swarmVsRawBulk: round(Number(swarm.wallMs) / Number(bulk.wallMs), 2),
+        chainVsRawSequential: round(Number(chain.wallMs) / Number(sequential.wallMs), 2),
+      }));
     }
   }
   process.exit(failed ? 1 : 0);

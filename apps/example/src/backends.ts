@@ -1,8 +1,10 @@
 /**
  * Which store and engine the example runs on: the embedded defaults, unless the
- * environment names a Redis (MAGEFLOW_REDIS_URL).
+ * environment names a Redis (MAGEFLOW_REDIS_URL) and a Hatchet engine
+ * (HATCHET_CLIENT_TOKEN, with HATCHET_CLIENT_HOST_PORT and friends).
  */
 import { InProcessEngine, MemoryStore, type Engine, type Store } from '@mageflow/core';
+import { HatchetEngine } from '@mageflow/engine-hatchet';
 import { RedisStore } from '@mageflow/store-redis';
 
 export interface Backends {
@@ -13,11 +15,9 @@ export interface Backends {
 }
 
 export async function connect(): Promise<Backends> {
-  const engine = new InProcessEngine();
   const redisUrl = process.env.MAGEFLOW_REDIS_URL;
-  if (redisUrl) {
-    const store = new RedisStore({ url: redisUrl, prefix: process.env.MAGEFLOW_PREFIX ?? 'mageflow-example' });
-    return { store, storeName: `redis (${redisUrl})`, engine, close: () => store.close() };
-  }
-  return { store: new MemoryStore(), storeName: 'memory', engine, close: async () => {} };
+  const store = redisUrl ? new RedisStore({ url: redisUrl, prefix: process.env.MAGEFLOW_PREFIX ?? 'mageflow-example' }) : new MemoryStore();
+  // Hatchet workers in several processes need a shared store: Hatchet only with Redis.
+  const engine = redisUrl && process.env.HATCHET_CLIENT_TOKEN ? new HatchetEngine({ taskPrefix: 'mageflow-example-', workerName: 'mageflow-example' }) : new InProcessEngine();
+  return { store, storeName: redisUrl ? `redis (${redisUrl})` : 'memory', engine, close: () => store.close() };
 }

@@ -5,7 +5,8 @@
  *
  * with success and failure callbacks, a suspend and resume in the middle, and a
  * second order whose card is declined. Runs on the embedded defaults (no service),
- * or on Redis when MAGEFLOW_REDIS_URL is set.
+ * or on Redis when MAGEFLOW_REDIS_URL is set (and on Redis + Hatchet when the
+ * Hatchet token is set too).
  */
 import Type from 'typebox';
 import { Mageflow, type ErrorCallbackMessage } from '@mageflow/core';
@@ -87,7 +88,7 @@ async function main() {
   }
 
   await sleep(100); // let the last callbacks print
-  await mf.close();
+  await mf.stop();
   await backends.close();
   log('done');
 }

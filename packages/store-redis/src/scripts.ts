@@ -1,3 +1,4 @@
+/// <reference path="./lua.d.ts" />
 /**
  * The Lua scripts, registered as ioredis commands (EVALSHA, falling back to EVAL
  * after a Redis restart flushed the script cache).
