@@ -29,21 +29,21 @@ suite('two worker processes on one swarm (Redis)', () => {
     await h.cleanup();
   });
 
-  async function createSwarm(): Promise<string> {
+  async function createSwarm(members = MEMBERS): Promise<string> {
     const mf = new Mageflow({ store: h.store, engine: new InProcessEngine(), config: { sweepEveryMs: false } });
     mf.task('member', async () => null);
     mf.task('done', async () => null);
     const swarm = await mf.swarm([], { config: { maxConcurrency: CAP }, success: 'done' });
-    await swarm.addTasks(Array.from({ length: MEMBERS }, (_, i) => ({ task: 'member', kwargs: { i } })));
+    await swarm.addTasks(Array.from({ length: members }, (_, i) => ({ task: 'member', kwargs: { i } })));
     await swarm.close();
     return swarm.key;
   }
 
-  function worker(name: string, swarm: string, start: boolean): ChildProcess {
+  function worker(name: string, swarm: string, start: boolean, chaos = false): ChildProcess {
     const child = fork(join(__dirname, 'fixtures/swarm-worker.ts'), [], {
       cwd: join(__dirname, '..'),
       execArgv: ['--conditions=@mageflow/source', '--import', 'tsx', '--import', join(__dirname, 'fixtures/register-lua.mjs')],
-      env: { ...process.env, REDIS_URL, PREFIX: prefix, SWARM: swarm, NAME: name, START: start ? '1' : '0', SLOTS: '10' },
+      env: { ...process.env, REDIS_URL, PREFIX: prefix, SWARM: swarm, NAME: name, START: start ? '1' : '0', SLOTS: '10', CHAOS: chaos ? '1' : '0' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     children.push(child);
@@ -88,6 +88,26 @@ suite('two worker processes on one swarm (Redis)', () => {
     expect(await h.store.swarmCounts(swarm)).toEqual({ total: MEMBERS, queued: 0, running: 0, done: MEMBERS, failed: 0, closed: true });
     const results = (await h.store.getRecord(swarm))!.result!.value as number[];
     expect(results).toEqual(Array.from({ length: MEMBERS }, (_, i) => i));
+  }, 120_000);
+
+  it('suspend and resume fired over and over while members complete: nothing lost, nothing run twice', async () => {
+    const swarm = await createSwarm(1000);
+    const watch = monitor(swarm);
+    const a = worker('A', swarm, true);
+    const b = worker('B', swarm, false, true);
+    await Promise.all([exited(a), exited(b)]);
+    const maxRunning = await watch.stop();
+    const chaos = await list('chaos');
+    console.log(`[races] ${chaos.filter((c) => c === 'suspended').length} suspends and ${chaos.filter((c) => c === 'resumed').length} resumes during the run; max running ${maxRunning}`);
+    expect(chaos.filter((c) => c === 'suspended').length).toBeGreaterThan(5);
+    const ended = await list('ended');
+    const byMember = new Map<number, number>();
+    for (const e of ended) byMember.set(Number(e.split(':')[1]), (byMember.get(Number(e.split(':')[1])) ?? 0) + 1);
+    expect(byMember.size).toBe(1000);
+    expect([...byMember.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(maxRunning).toBeLessThanOrEqual(CAP);
+    expect(await list('callbacks')).toHaveLength(1);
+    expect(await h.store.swarmCounts(swarm)).toEqual({ total: 1000, queued: 0, running: 0, done: 1000, failed: 0, closed: true });
   }, 120_000);
 
   it('a process SIGKILLed midway: the survivor finishes the swarm, nothing lost or doubled', async () => {

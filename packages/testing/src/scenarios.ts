@@ -83,6 +83,12 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
     }
 
     const until = <T>(check: () => T | Promise<T>, what: string) => waitUntil(check, what, wait);
+    /** No key the store holds mentions any of these signature keys (a scan of the store where it can list keys). */
+    async function expectNoKeysOf(keys: string[]) {
+      if (!env?.keysWithTtl) return;
+      const left = [...(await env.keysWithTtl()).keys()].filter((stored) => keys.some((k) => stored.includes(k)));
+      expect(left).toEqual([]);
+    }
     const statusOf = async (mf: Mageflow, key: string) => (await mf.load(key))?.status;
 
     describe('tasks and callbacks', () => {
@@ -463,6 +469,50 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
         expect(rec.count('work')).toBe(2);
       }, testTimeout);
 
+      it('a swarm interrupted and resumed runs its interrupted members again and finishes once', async () => {
+        const { mf, rec, task } = await setup();
+        const gate = new Gate();
+        const work = task('work', async ({ i }, ctx) => {
+          if (rec.count('work') <= 2) return new Promise((_, reject) => ctx!.signal.addEventListener('abort', () => reject(ctx!.signal.reason)));
+          await gate.opened;
+          return i;
+        });
+        const done = task('done');
+        await mf.start();
+        const swarm = await mf.swarm(Array.from({ length: 6 }, (_, i) => ({ task: work, kwargs: { i } })), { config: { maxConcurrency: 2 }, success: done });
+        await swarm.close();
+        await swarm.runNoWait({});
+        await until(() => rec.count('work') === 2, 'two members to run');
+        await swarm.interrupt();
+        await delay(200);
+        gate.release();
+        await swarm.resume();
+        expect(await swarm.wait({ timeoutMs: wait })).toEqual([0, 1, 2, 3, 4, 5]);
+        await until(() => rec.count('done') === 1, 'the swarm callback');
+        expect(rec.count('work')).toBe(8); // the two interrupted members ran again
+        expect(new Set(rec.values('work').map((v: any) => v.i))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+      }, testTimeout);
+
+      it('canceling a running swarm stops its members and deletes every key of its tree', async () => {
+        const { mf, rec, task } = await setup();
+        const aborted: number[] = [];
+        const work = task('work', ({ i }, ctx) => new Promise((_, reject) => ctx!.signal.addEventListener('abort', () => (aborted.push(i), reject(ctx!.signal.reason)))));
+        const done = task('done');
+        await mf.start();
+        const swarm = await mf.swarm(Array.from({ length: 5 }, (_, i) => ({ task: work, kwargs: { i } })), { config: { maxConcurrency: 2 }, success: done });
+        await swarm.runNoWait({});
+        await until(() => rec.count('work') === 2, 'two members to run');
+        const keys = [swarm.key, ...(await mf.store.swarmMembers(swarm.key)), ...swarm.successCallbacks];
+        await swarm.cancel({ confirm: true });
+        await until(() => aborted.length === 2, 'the running members to see the abort');
+        for (const key of keys) expect(await mf.load(key)).toBeNull();
+        await expectNoKeysOf(keys);
+        await expect(swarm.wait({ timeoutMs: wait })).rejects.toBeInstanceOf(TaskCanceledError);
+        await delay(300);
+        expect(rec.count('work')).toBe(2);
+        expect(rec.count('done')).toBe(0);
+      }, testTimeout);
+
       it('cancel needs confirmation, deletes the whole tree, keeps an audit record', async () => {
         const { mf, task } = await setup();
         const work = task('work');
@@ -473,6 +523,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
         const keys = [chain.key, ...((await mf.load(chain.key))!.toJSON().members ?? []), ...chain.successCallbacks];
         await chain.cancel({ confirm: true });
         for (const key of keys) expect(await mf.load(key)).toBeNull();
+        await expectNoKeysOf(keys);
         const audit = await mf.auditLog(chain.key);
         expect(audit).toHaveLength(1);
         expect(audit[0]).toMatchObject({ action: 'cancel', key: chain.key });
@@ -498,6 +549,33 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
         await until(() => abortSeen, 'the member body to see the abort');
         expect(rec.count('c')).toBe(0);
         expect(await mf.load(member)).toBeNull();
+        await expectNoKeysOf([member]);
+      }, testTimeout);
+
+      it('interrupting a chain mid-step and resuming runs the interrupted step again and goes on', async () => {
+        const { mf, rec, task } = await setup();
+        let calls = 0;
+        const a = task('a', (n) => n + 1);
+        const b = task('b', (n, ctx) => {
+          calls += 1;
+          if (calls > 1) return n + 10;
+          return new Promise((_, reject) => ctx!.signal.addEventListener('abort', () => reject(ctx!.signal.reason)));
+        });
+        const c = task('c', (n) => n * 2);
+        await mf.start();
+        const chain = await mf.chain([a, b, c]);
+        await chain.runNoWait(1);
+        await until(() => rec.count('b') === 1, 'step b to run');
+        await chain.interrupt();
+        expect(await statusOf(mf, chain.key)).toBe('interrupted');
+        const member = (await mf.load(chain.key))!.toJSON().members![1]!;
+        expect(await statusOf(mf, member)).toBe('interrupted');
+        await delay(200);
+        expect(rec.count('c')).toBe(0);
+        await chain.resume();
+        expect(await chain.wait({ timeoutMs: wait })).toBe(24);
+        expect(rec.values('b')).toEqual([2, 2]);
+        expect(rec.count('c')).toBe(1);
       }, testTimeout);
 
       it('canceling a running swarm member counts it as failed; the swarm still ends', async () => {
