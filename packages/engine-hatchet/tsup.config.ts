@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageConfig } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  external: ['@mageflow/core', '@hatchet-dev/typescript-sdk'],
-});
+export default packageConfig({ external: ['@mageflow/core', '@hatchet-dev/typescript-sdk'] });

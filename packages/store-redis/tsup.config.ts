@@ -1,12 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageConfig } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  loader: { '.lua': 'text' },
-  external: ['@mageflow/core', 'ioredis'],
-});
+// Lua scripts are bundled as text.
+export default packageConfig({ loader: { '.lua': 'text' }, external: ['@mageflow/core', 'ioredis'] });

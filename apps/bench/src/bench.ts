@@ -91,7 +91,7 @@ const WORKLOADS: Workload[] = [
       const running = worker.start();
       await worker.waitUntilReady(30_000);
       const t0 = performance.now();
-      const refs = await task.runNoWait(Array.from({ length: sizes.swarm }, () => ({})));
+      const refs = await task.runManyNoWait(Array.from({ length: sizes.swarm }, () => ({ input: {} })));
       await Promise.all(refs.map((r) => r.output));
       const ms = performance.now() - t0;
       await worker.stop();
