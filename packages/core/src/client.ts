@@ -375,7 +375,7 @@ export class Internals {
         continue;
       }
       const name = typeof task === 'string' ? task : task.name;
-      const registry = (this.runtime as unknown as { registry: TaskRegistry }).registry;
+      const registry = this.runtime.registry;
       let registered = registry.get(name);
       if (options.inputSchema) registered = registry.isLocal(name) ? registered : registry.addForeign(name, options.inputSchema);
       if (!registered) throw new UnrecognizedTaskError(`no task "${name}" is registered; register it with mf.task() or pass inputSchema`, { details: { task: name } });

@@ -40,6 +40,7 @@ export function storeUnder(prefix: string) {
       for (const key of await scan(store.redis, `${prefix}:*`)) out.set(key, await store.redis.ttl(key));
       return out;
     },
+    auditKey: (key: string) => store.keys.audit(key),
     async recordTtl(key: string): Promise<number | undefined> {
       const ttls = (await Promise.all(store.keys.owned(key).map((k) => store.redis.ttl(k)))).filter((t) => t !== -2);
       return ttls.length === 0 ? undefined : Math.max(...ttls);

@@ -23,7 +23,7 @@ suite('on Redis', () => {
 
   describeScenarios('redis + in-process', async () => {
     const h = storeUnder(uniqueId('mf-test-sc'));
-    return { store: h.store, engine: () => new InProcessEngine(), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, cleanup: h.cleanup };
+    return { store: h.store, engine: () => new InProcessEngine(), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, cleanup: h.cleanup };
   });
 
   const stores: ReturnType<typeof storeUnder>[] = [];
