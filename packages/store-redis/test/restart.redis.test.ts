@@ -42,12 +42,22 @@ suite('Redis restarted while workflows run', () => {
   it('calls fail clearly while it is down; the workflows then finish with nothing lost, doubled or half-written', async () => {
     await startServer();
     const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: 'mf-restart' });
+    const stops: (() => Promise<unknown>)[] = [() => store.close()];
+    try {
+      await scenario(store, stops);
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    }
+  }, 120_000);
+
+  async function scenario(store: RedisStore, stops: (() => Promise<unknown>)[]) {
     const problems: string[] = [];
     const logger = { debug() {}, info() {}, warn: (m: string, f?: unknown) => void problems.push(`${m} ${JSON.stringify(f)}`), error: (m: string, f?: unknown) => void problems.push(`${m} ${JSON.stringify(f)}`) };
     const engine = new InProcessEngine();
     const failures: unknown[] = [];
     engine.onOutcome = (o) => void (o.status === 'failed' && failures.push(o.error));
     const mf = new Mageflow({ store, engine, config: { sweepEveryMs: 300, heartbeatMs: 100, workerTtlMs: 5000, logger } });
+    stops.push(() => mf.stop());
     const rec = new Recorder();
     mf.task('member', async ({ i }: { i: number }) => (await delay(3), i));
     mf.task('step', async (n: number) => (await delay(5), n + 1));
@@ -70,8 +80,20 @@ suite('Redis restarted while workflows run', () => {
     await delay(300);
     await startServer();
 
-    const swarmResult = (await waitUntil(async () => ((await store.getRecord(swarm.key))?.status === 'done' ? (await store.getRecord(swarm.key))!.result!.value : undefined), 'the swarm to finish', 60_000)) as number[];
-    expect(await waitUntil(async () => ((await store.getRecord(chain.key))?.status === 'done' ? (await store.getRecord(chain.key))!.result!.value : undefined), 'the chain to finish', 60_000)).toBe(40);
+    const swarmResult = (await waitUntil(async () => ((await store.getRecord(swarm.key))?.status === 'done' ? (await store.getRecord(swarm.key))!.result!.value : undefined), 'the swarm to finish', 60_000).catch(async (error) => {
+      // what is stuck, for the failure message
+      const slots = await store.swarmRunning(swarm.key);
+      const members = await store.getRecords(slots.map((s) => s.member));
+      const state = { me: mf.workerId, counts: await store.swarmCounts(swarm.key), swarm: (await store.getRecord(swarm.key))?.status, slots: slots.map((s, i) => ({ ...s, status: members[i]?.status, runId: members[i]?.runId, runner: members[i]?.worker, message: members[i]?.message !== undefined })), problems: problems.slice(-8) };
+      throw new Error(`${(error as Error).message}\n${JSON.stringify(state, null, 1)}`);
+    })) as number[];
+    const chainResult = await waitUntil(async () => ((await store.getRecord(chain.key))?.status === 'done' ? (await store.getRecord(chain.key))!.result!.value : undefined), 'the chain to finish', 60_000).catch(async (error) => {
+      const record = (await store.getRecord(chain.key))!;
+      const at = record.members![record.cursor ?? 0]!;
+      const [member, next] = await store.getRecords([at, record.members![(record.cursor ?? 0) + 1] ?? '']);
+      throw new Error(`${(error as Error).message}\n${JSON.stringify({ me: mf.workerId, chain: { status: record.status, cursor: record.cursor }, member, next, problems: problems.slice(-8) }, null, 1)}`);
+    });
+    expect(chainResult).toBe(40);
     await waitUntil(() => rec.count('swarm-done') === 1 && rec.count('chain-done') === 1, 'both callbacks', 20_000);
     await delay(500);
     console.log(`[restart] failures seen while Redis was down: ${failures.length} runs, ${problems.length} logged problems`);
@@ -88,7 +110,5 @@ suite('Redis restarted while workflows run', () => {
     const records = await store.getRecords(recordKeys);
     expect(records.filter((r) => r && !['done'].includes(r.status)).map((r) => `${r!.key} ${r!.status}`)).toEqual([]);
 
-    await mf.stop();
-    await store.close();
-  }, 120_000);
+  }
 });

@@ -17,6 +17,10 @@ export async function onChainMemberEnd(rt: Runtime, chainKey: string): Promise<v
 }
 
 export async function advanceChain(rt: Runtime, chainKey: string): Promise<void> {
+  await rt.guard([chainKey], () => advance(rt, chainKey));
+}
+
+async function advance(rt: Runtime, chainKey: string): Promise<void> {
   for (;;) {
     const chain = await rt.store.getRecord(chainKey);
     if (!chain) return;

@@ -12,6 +12,11 @@ export const box = (value: unknown) => ({ value: value === undefined ? null : va
 
 /** Runs a signature with a message (runNoWait, callbacks, chain steps, reruns). */
 export async function startSignature(rt: Runtime, key: string, message: unknown, caller: 'user' | 'runtime'): Promise<void> {
+  // The stamp may be stored while its reply is lost: the sweep then sends it.
+  await rt.guard([key], () => start(rt, key, message, caller));
+}
+
+async function start(rt: Runtime, key: string, message: unknown, caller: 'user' | 'runtime'): Promise<void> {
   const now = Date.now();
   const applied = await rt.apply(key, 'run', {
     caller,
@@ -40,7 +45,8 @@ export async function sendTask(rt: Runtime, record: SignatureRecord, message: un
       priority: rt.registry.get(record.taskName)?.options.priority,
     });
   } catch (error) {
-    await rt.store.updateRecord(record.key, { expect: { dispatchedAt: stampedAt }, unset: ['dispatchedAt'] });
+    // the stamp is undone; if even that fails, the next sweep sends it
+    await rt.guard([record.key], () => rt.store.updateRecord(record.key, { expect: { dispatchedAt: stampedAt }, unset: ['dispatchedAt'] }));
     throw error;
   }
 }

@@ -54,19 +54,22 @@ export async function sweep(rt: Runtime, options: SweepOptions = {}): Promise<Sw
   // A record whose step failed midway in this worker is as good as orphaned.
   const orphaned = (record: SignatureRecord) => dead(record.worker) || suspects.has(record.key);
   let cursor: string | undefined;
-  do {
-    const page = await rt.store.listOpen(cursor, 200);
-    cursor = page.cursor;
-    for (const record of await rt.store.getRecords(page.keys)) {
-      if (!record) continue;
-      try {
-        await recoverOne(rt, record, { dead, orphaned, suspects }, options, report);
-      } catch (error) {
-        rt.suspect(...suspects); // try again next time
-        report.failures.push({ key: record.key, error: String(error) });
+  // A sweep cut short leaves its suspects to the next one.
+  await rt.guard([...suspects], async () => {
+    do {
+      const page = await rt.store.listOpen(cursor, 200);
+      cursor = page.cursor;
+      for (const record of await rt.store.getRecords(page.keys)) {
+        if (!record) continue;
+        try {
+          await recoverOne(rt, record, { dead, orphaned, suspects }, options, report);
+        } catch (error) {
+          rt.suspect(record.key); // try again next time
+          report.failures.push({ key: record.key, error: String(error) });
+        }
       }
-    }
-  } while (cursor !== undefined);
+    } while (cursor !== undefined);
+  });
   if (report.failures.length > 0) rt.log.warn('sweep could not handle some records', { failures: report.failures });
   return report;
 }
@@ -125,16 +128,17 @@ async function takeOver(rt: Runtime, record: SignatureRecord): Promise<boolean> 
 }
 
 /**
- * Slots held by dead workers are taken over. In a suspect swarm (a step of this
- * worker failed midway), this worker's own slots are checked too: a member that
- * ended is settled (counted), one never started is sent again (a duplicate run is
- * turned away at its start), one running here is left alone.
+ * Slots held by dead workers are taken over. This worker's own slots are checked
+ * too when a step of its failed midway (the swarm's, or the member's own): a member
+ * that ended is settled (counted), one never started is sent again (a duplicate run
+ * is turned away at its start), one running here is left alone.
  */
 async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, report: SweepReport) {
   const message = deepMerge(swarm.message?.value, swarm.kwargs);
   const suspect = judge.suspects.has(swarm.key);
   for (const slot of await rt.store.swarmRunning(swarm.key)) {
-    if (!judge.dead(slot.worker) && !(suspect && slot.worker === rt.workerId)) continue;
+    const mineInDoubt = slot.worker === rt.workerId && (suspect || judge.suspects.has(slot.member));
+    if (!judge.dead(slot.worker) && !mineInDoubt) continue;
     const member = await rt.store.getRecord(slot.member);
     if (!member) {
       await onSwarmMemberEnd(rt, swarm, slot.member, { ok: false });

@@ -138,6 +138,16 @@ export class Runtime {
     for (const key of keys) if (key) this.suspects.add(key);
   }
 
+  /** Runs an orchestration step; if it fails midway, its keys are left to the next sweep. */
+  async guard<T>(keys: (string | undefined)[], step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      if (!(error instanceof SignatureNotFoundError)) this.suspect(...keys);
+      throw error;
+    }
+  }
+
   /** Tells local waiters (run()) that a signature ended or was deleted. */
   announce(key: string): void {
     this.ended.emit(key);

@@ -29,9 +29,11 @@ function claimOptions(rt: Runtime, swarm: SignatureRecord, freeing = false): Cla
 
 /** Gives free slots to queued members and sends them; ends the swarm if nothing is left to run. */
 export async function fillSwarm(rt: Runtime, swarm: SignatureRecord): Promise<void> {
-  const claimed = await rt.store.swarmClaim(swarm.key, claimOptions(rt, swarm));
-  await sendClaimed(rt, swarm, claimed);
-  await checkSwarmEnd(rt, swarm, await rt.store.swarmCounts(swarm.key));
+  await rt.guard([swarm.key], async () => {
+    const claimed = await rt.store.swarmClaim(swarm.key, claimOptions(rt, swarm));
+    await sendClaimed(rt, swarm, claimed);
+    await checkSwarmEnd(rt, swarm, await rt.store.swarmCounts(swarm.key));
+  });
 }
 
 export async function onSwarmMemberEnd(
@@ -40,9 +42,11 @@ export async function onSwarmMemberEnd(
   member: string,
   outcome: { ok: true; result: unknown } | { ok: false },
 ): Promise<void> {
-  const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm, true));
-  await sendClaimed(rt, swarm, finished.claimed);
-  await checkSwarmEnd(rt, swarm, finished.counts);
+  await rt.guard([swarm.key, member], async () => {
+    const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm, true));
+    await sendClaimed(rt, swarm, finished.claimed);
+    await checkSwarmEnd(rt, swarm, finished.counts);
+  });
 }
 
 async function sendClaimed(rt: Runtime, swarm: SignatureRecord, claimed: readonly string[]): Promise<void> {

@@ -47,7 +47,7 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       throw error;
     }
     const { record, decision } = begun;
-    if (decision.effects.includes('settle')) await orchestrate(rt, record, () => settle(rt, record));
+    if (decision.effects.includes('settle')) await rt.guard([record.key, record.parent], () => settle(rt, record));
     if (!decision.effects.includes('runBody')) {
       rt.log.debug('run ended without its body', { key, status: record.status });
       return undefined;
@@ -62,22 +62,12 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       if (error instanceof TaskCanceledError && run.signal.aborted) return undefined; // interrupted or cancelled: its status says so
       const final = error instanceof InvalidInputError || !isRetryableError(error) || run.attempt >= run.maxAttempts;
       if (!final) throw error; // the engine retries; the signature stays active
-      await orchestrate(rt, record, () => finish(rt, record, run, 'fail', { error: describeError(error, run.attempt) }));
+      await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'fail', { error: describeError(error, run.attempt) }));
       throw nonRetryable(error);
     }
-    await orchestrate(rt, record, () => finish(rt, record, run, 'succeed', { result: box(result) }));
+    await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(result) }));
     return result;
   };
-}
-
-/** Runs an orchestration step; if it fails midway, its keys are left to the next sweep. */
-async function orchestrate(rt: Runtime, record: SignatureRecord, step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (error) {
-    if (!(error instanceof SignatureNotFoundError)) rt.suspect(record.key, record.parent);
-    throw error;
-  }
 }
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
