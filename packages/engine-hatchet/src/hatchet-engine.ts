@@ -9,6 +9,7 @@ import { ConcurrencyLimitStrategy, HatchetClient, NonRetryableError } from '@hat
 import { parentRunContextManager } from '@hatchet-dev/typescript-sdk/v1/parent-run-context-vars.js';
 import {
   isRetryable,
+  SIGNATURE_KEY,
   TaskCanceledError,
   TaskTimeoutError,
   type DispatchRequest,
@@ -181,11 +182,17 @@ export class HatchetEngine implements Engine {
     };
     if (ctx.abortController.signal.aborted) onAbort();
     else ctx.abortController.signal.addEventListener('abort', onAbort, { once: true });
-    const metadata = Object.fromEntries(
-      Object.entries((ctx.additionalMetadata() ?? {}) as Record<string, unknown>)
+    const raw = (ctx.additionalMetadata() ?? {}) as Record<string, unknown>;
+    const metadata: Record<string, string> = Object.fromEntries(
+      Object.entries(raw)
         .filter(([key]) => !HATCHET_METADATA.test(key))
         .map(([key, value]) => [key, String(value)]),
     );
+    // Mageflow dispatches detached, so a run with a parent was started by a task body
+    // itself (ctx.runChild): Hatchet copied the parent's metadata into it, and with it
+    // the parent's signature key, which is not this run's.
+    const hasParent = Boolean(ctx.parentWorkflowRunId()) || Object.keys(raw).some((key) => key.startsWith('hatchet__parent'));
+    if (hasParent) delete metadata[SIGNATURE_KEY];
     return {
       runId: ctx.taskRunExternalId(),
       input,

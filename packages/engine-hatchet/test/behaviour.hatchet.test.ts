@@ -15,9 +15,11 @@ const suite = available ? describe : describe.skip;
 suite('Hatchet behaviour', () => {
   let h: ReturnType<typeof storeUnder>;
   let mf: Mageflow;
+  let taskPrefix: string;
   beforeEach(() => {
     h = storeUnder(uniqueId('mf-test-hb'));
-    mf = new Mageflow({ store: h.store, engine: new HatchetEngine({ taskPrefix: `${uniqueId('hb')}-` }), config: { sweepEveryMs: false } });
+    taskPrefix = `${uniqueId('hb')}-`;
+    mf = new Mageflow({ store: h.store, engine: new HatchetEngine({ taskPrefix }), config: { sweepEveryMs: false } });
   });
   afterEach(async () => {
     await mf.stop();
@@ -39,6 +41,22 @@ suite('Hatchet behaviour', () => {
     expect(rec.count('ok')).toBe(0);
     expect(rec.values('err')[0]).toMatchObject({ code: 'TASK_TIMEOUT', attempts: 2 });
     expect((await mf.load(sig.key))!.status).toBe('failed');
+  }, 90_000);
+
+  it("a child run a task body starts itself does not inherit the signature key", async () => {
+    const rec = new Recorder();
+    mf.task('child', async (input: { n: number }) => (rec.record('child', input), input.n * 2));
+    mf.task('parent', withCtx(async (_: unknown, ctx: TaskContext) => {
+      const native = ctx.native as { runChild(task: string, input: unknown): Promise<unknown> };
+      return native.runChild(`${taskPrefix}child`, { n: 21 });
+    }));
+    await mf.start();
+    const parent = await mf.sign('parent');
+    // Had the child inherited the parent's key, it would have been turned away as a
+    // duplicate run of the parent's signature, and the parent would never finish.
+    // (runChild by name wraps the child's output under its task name)
+    expect(await parent.run({}, { timeoutMs: 60_000 })).toEqual({ [`${taskPrefix}child`]: { result: 42 } });
+    expect(rec.values('child')).toEqual([{ n: 21 }]);
   }, 90_000);
 
   it('interrupt reaches a running body through its AbortSignal (latency measured)', async () => {
