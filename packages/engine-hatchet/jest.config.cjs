@@ -2,7 +2,10 @@ const preset = require('../../jest.preset.cjs');
 
 module.exports = {
   ...preset,
-  // Lua scripts are imported as text, as the build does.
+  // The Redis store's Lua scripts are imported as text, as its build does.
   transform: { ...preset.transform, '\\.lua$': '<rootDir>/test/lua-transform.cjs' },
   moduleFileExtensions: [...preset.moduleFileExtensions, 'lua'],
+  // The Hatchet SDK keeps gRPC channels open after its workers stop and offers no
+  // way to close them; without this jest would wait on them forever.
+  forceExit: true,
 };
