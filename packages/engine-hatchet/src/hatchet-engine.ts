@@ -33,6 +33,8 @@ export interface HatchetEngineOptions {
   taskPrefix?: string;
   /** backoff between retries; default none (Hatchet retries at once). */
   backoff?: { factor?: number; maxSeconds?: number };
+  /** how long stop() waits for running handlers before it returns anyway. Default 10000 ms. */
+  graceMs?: number;
 }
 
 /** Keys Hatchet adds to a run's metadata; Mageflow metadata is everything else. */
@@ -114,8 +116,10 @@ export class HatchetEngine implements Engine {
     const worker = this.worker;
     this.worker = undefined;
     if (!worker) return;
-    await worker.stop();
-    await this.running;
+    // The SDK's stop can wait a long time on a run it is still reporting as
+    // cancelled; past the grace period the worker finishes stopping on its own.
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, this.options.graceMs ?? 10_000).unref());
+    await Promise.race([worker.stop().then(() => this.running), grace]);
   }
 
   // --- internals -----------------------------------------------------------------------
