@@ -614,6 +614,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
         expect(await statusOf(mf, sig.errorCallbacks[0]!)).toBe('marked_for_deletion');
         await sig.resume();
         expect(await statusOf(mf, sig.key)).toBe('pending');
+        if (env!.recordTtl) expect(await env!.recordTtl(sig.key)).toBeGreaterThan(3600); // back to the active TTL
         expect(await sig.run({ back: true }, { timeoutMs: wait })).toEqual({ back: true });
       }, testTimeout);
 

@@ -4,6 +4,7 @@
  */
 import { InvalidTransitionError, MageflowError, SignatureLockedError, SignatureNotFoundError } from '../errors';
 import type { Effect } from '../model/lifecycle';
+import { isFinished } from '../model/status';
 import type { SignatureRecord } from '../model/record';
 import { advanceChain } from './chain';
 import { sendTask } from './dispatch';
@@ -25,11 +26,21 @@ export async function operate(rt: Runtime, key: string, op: UserOperation, optio
   const applied = await rt.apply(key, op, {
     caller: 'user',
     ...(op === 'remove'
-      ? { set: (before) => ({ deleteAt: now + rt.ttl(before.kind, 'done') * 1000 }), track: true, ttlSec: undefined }
+      ? {
+          set: (before) => ({ deleteAt: now + rt.ttl(before.kind, 'done') * 1000 }),
+          ttlSec: (before) => rt.ttl(before.kind, 'done') + DELETE_GRACE_SEC,
+          track: true,
+        }
+      : {}),
+    ...(op === 'resume'
+      ? {
+          // back out of the deletion window: the TTL of the status it returns to
+          ttlSec: (before) =>
+            before.status === 'marked_for_deletion' ? rt.ttl(before.kind, isFinished(before.lastStatus ?? 'pending') ? 'done' : 'active') : undefined,
+        }
       : {}),
   });
   const { before, record, decision } = applied;
-  if (op === 'remove' && applied.changed) await rt.store.expireRecords([key], rt.ttl(record.kind, 'done') + DELETE_GRACE_SEC);
   for (const effect of decision.effects) await carryOut(rt, effect, before, record, options);
   return record;
 }

@@ -37,8 +37,8 @@ export interface ApplyOptions {
   track?: boolean;
   /** a recent read of the record: saves the first read (the write is still conditional on it). */
   known?: SignatureRecord;
-  /** time to live to set with the change (default: the done TTL when the signature ends). */
-  ttlSec?: number;
+  /** time to live to set with the change, given the record (default: the done TTL when the signature ends). */
+  ttlSec?: (before: SignatureRecord) => number | undefined;
 }
 
 export class Runtime {
@@ -90,7 +90,7 @@ export class Runtime {
         expect: { status: [before.status], ...options.expect },
         set: { ...set, status: decision.status, ...(decision.lastStatus ? { lastStatus: decision.lastStatus } : {}) },
         unset: options.unset,
-        ttlSec: options.ttlSec ?? (ends ? this.ttl(before.kind, 'done') : undefined),
+        ttlSec: options.ttlSec?.(before) ?? (ends ? this.ttl(before.kind, 'done') : undefined),
         track: options.track,
       });
       if (result.ok) return { before, record: result.record, decision, changed: true };
