@@ -21,7 +21,7 @@ import {
 import { InProcessEngine } from './inprocess/in-process-engine';
 import { MemoryStore } from './memory/memory-store';
 import type { SignatureRecord, SwarmConfig } from './model/record';
-import { STATUSES, type Kind, type Status } from './model/status';
+import { KINDS, STATUSES, type Kind, type Status } from './model/status';
 import type { Engine } from './ports/engine';
 import type { AuditEntry, Store, SwarmCounts } from './ports/store';
 import { startSignature } from './runtime/dispatch';
@@ -162,7 +162,7 @@ export class Mageflow {
   /** A signature: a task with bound kwargs and callbacks. */
   async sign(task: string | TaskHandle<any, any>, options: SignOptions = {}): Promise<TaskSignature> {
     const [record] = await this.internals.prepare([{ task, options }], undefined);
-    await this.internals.create(record!.created, true);
+    await this.internals.create(record!.created, { track: true });
     return this.internals.wrap(record!.record) as TaskSignature;
   }
 
@@ -170,7 +170,7 @@ export class Mageflow {
   async chain(members: readonly MemberInput[], options: ChainOptions = {}): Promise<ChainSignature> {
     if (members.length < 2) throw new InvalidArgumentError(`a chain needs at least 2 members, got ${members.length}`);
     const key = newKey('chain');
-    const prepared = await this.internals.prepare(members.map(memberSpec), key);
+    const prepared = await this.internals.prepare(members.map(memberSpec), { key, kind: 'chain' });
     const callbacks = await this.internals.callbacks(options.success, options.error);
     const record: SignatureRecord = {
       ...baseRecord(key, 'chain', 'mageflow.chain', options.kwargs ?? {}),
@@ -179,7 +179,7 @@ export class Mageflow {
       members: prepared.map((p) => p.record.key),
       cursor: 0,
     };
-    await this.internals.create([...prepared.flatMap((p) => p.created), ...callbacks.created, record], true);
+    await this.internals.create([...prepared.flatMap((p) => p.created), ...callbacks.created, record], { track: true });
     return this.internals.wrap(record) as ChainSignature;
   }
 
@@ -201,7 +201,7 @@ export class Mageflow {
       errorCallbacks: callbacks.errorCallbacks,
       swarm: config,
     };
-    await this.internals.create([...callbacks.created, record], true);
+    await this.internals.create([...callbacks.created, record], { track: true });
     await this.store.swarmAdd(key, [], { ttlSec: this.runtime.ttl('swarm', 'active') });
     if (members.length > 0) await this.internals.addToSwarm(key, members.map(memberSpec), {});
     return this.internals.wrap(await this.internals.load(key)) as SwarmSignature;
@@ -339,12 +339,13 @@ export class Internals {
     return (await this.runtime.store.getRecord(key)) ?? record;
   }
 
-  async create(records: SignatureRecord[], track: boolean): Promise<void> {
-    const byKind = new Map<Kind, SignatureRecord[]>();
-    for (const r of records) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r]);
-    for (const [kind, group] of byKind) {
-      for (let i = 0; i < group.length; i += CREATE_BATCH) {
-        await this.runtime.store.createRecords(group.slice(i, i + CREATE_BATCH), { ttlSec: this.runtime.ttl(kind, 'active'), track });
+  /** Stores new records in batches, each kind with its own active TTL. */
+  async create(records: SignatureRecord[], options: { track: boolean; batchSize?: number }): Promise<void> {
+    const batch = options.batchSize ?? CREATE_BATCH;
+    for (const kind of KINDS) {
+      const group = records.filter((r) => r.kind === kind);
+      for (let i = 0; i < group.length; i += batch) {
+        await this.runtime.store.createRecords(group.slice(i, i + batch), { ttlSec: this.runtime.ttl(kind, 'active'), track: options.track });
       }
     }
   }
@@ -366,12 +367,12 @@ export class Internals {
    * handles (with their callbacks), existing signatures adopted into `parent`.
    * Validation happens here, so a bad input stores nothing.
    */
-  async prepare(inputs: readonly { task: SignatureInput; options: SignOptions }[], parent: string | undefined) {
-    const out: { record: SignatureRecord; created: SignatureRecord[] }[] = [];
+  async prepare(inputs: readonly { task: SignatureInput; options: SignOptions }[], parent: { key: string; kind: Kind } | undefined) {
+    const out: { record: SignatureRecord; created: SignatureRecord[]; adopted?: true }[] = [];
     for (const { task, options } of inputs) {
       if (task instanceof Signature || (typeof task === 'string' && KEY_PATTERN.test(task))) {
         const key = typeof task === 'string' ? task : task.key;
-        out.push({ record: await this.adopt(key, parent), created: [] });
+        out.push({ record: await this.adopt(key, parent), created: [], ...(parent ? { adopted: true as const } : {}) });
         continue;
       }
       const name = typeof task === 'string' ? task : task.name;
@@ -389,7 +390,7 @@ export class Internals {
         errorCallbacks: callbacks.errorCallbacks,
         ...(options.status ? { status: options.status } : {}),
         ...(options.creationTime !== undefined ? { creationTime: new Date(options.creationTime).getTime() } : {}),
-        ...(parent ? { parent } : {}),
+        ...(parent ? { parent: parent.key } : {}),
       };
       out.push({ record, created: [...callbacks.created, record] });
     }
@@ -397,19 +398,24 @@ export class Internals {
   }
 
   /** An existing signature becomes a member of `parent`: only while it is pending and nobody's member. */
-  private async adopt(key: string, parent: string | undefined): Promise<SignatureRecord> {
+  private async adopt(key: string, parent: { key: string; kind: Kind } | undefined): Promise<SignatureRecord> {
     const record = await this.load(key);
     if (!parent) return record;
     // A swarm member is found through its swarm, never through the open index.
     const adopted = await this.runtime.store.updateRecord(key, {
-      expect: { status: ['pending'], dispatchedAt: null },
-      set: { parent },
-      untrack: parent.startsWith('swarm:'),
+      expect: { status: ['pending'], dispatchedAt: null, parent: null },
+      set: { parent: parent.key },
+      untrack: parent.kind === 'swarm',
     });
-    if (!adopted.ok || (record.parent && record.parent !== parent)) {
+    if (!adopted.ok) {
       throw new InvalidArgumentError(`"${key}" cannot join a container: it is ${record.status}${record.parent ? ` and already in ${record.parent}` : ''}`);
     }
     return adopted.record;
+  }
+
+  /** Undoes adoptions when the container refused the members: they are on their own again. */
+  private async release(keys: readonly string[], parent: string): Promise<void> {
+    for (const key of keys) await this.runtime.store.updateRecord(key, { expect: { parent }, unset: ['parent'], track: true });
   }
 
   async addToSwarm(swarmKey: string, inputs: readonly { task: SignatureInput; options: SignOptions }[], options: AddTasksOptions): Promise<string[]> {
@@ -430,20 +436,19 @@ export class Internals {
       throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members; it has ${counts.total} and ${inputs.length} more were added`);
     }
     if (counts.closed) throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
-    const prepared = await this.prepare(inputs, swarmKey); // validates every input before anything is stored
-    const batch = options.batchSize ?? CREATE_BATCH;
+    const prepared = await this.prepare(inputs, { key: swarmKey, kind: 'swarm' }); // validates every input before anything is stored
     const created = prepared.flatMap((p) => p.created);
-    const members = created.filter((r) => r.parent === swarmKey);
-    const others = created.filter((r) => r.parent !== swarmKey);
-    await this.create(others, true);
-    for (let i = 0; i < members.length; i += batch) {
-      await this.runtime.store.createRecords(members.slice(i, i + batch), { ttlSec: this.runtime.ttl('task', 'active'), track: false });
-    }
+    await this.create(created.filter((r) => r.parent !== swarmKey), { track: true }); // the members' callbacks
+    await this.create(created.filter((r) => r.parent === swarmKey), { track: false, batchSize: options.batchSize });
     const keys = prepared.map((p) => p.record.key);
     const added = await this.runtime.store.swarmAdd(swarmKey, keys, { maxTaskAllowed: max, ttlSec: this.runtime.ttl('swarm', 'active') });
     if (!added.ok) {
-      await this.runtime.store.deleteRecords(created.map((r) => r.key)); // all or none
-      if (added.reason === 'too_many') throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members`);
+      // all or none: what was created goes, what was adopted is released
+      await this.runtime.store.deleteRecords(created.map((r) => r.key));
+      await this.release(prepared.filter((p) => p.adopted).map((p) => p.record.key), swarmKey);
+      // a swarm that closed by reaching maxTaskAllowed refuses as "too many", as the early check does
+      const full = added.reason === 'too_many' || (max !== undefined && added.counts.total >= max);
+      if (full) throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members`);
       throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
     }
     const current = await this.runtime.load(swarmKey);

@@ -10,6 +10,7 @@ import {
   SignatureNotFoundError,
   staggerExecution,
   TaskAlreadyRunningError,
+  TooManyTasksError,
   ttlFor,
   UnrecognizedTaskError,
   withCtx,
@@ -85,6 +86,21 @@ describe('the client', () => {
     mf.task('late', staggerExecution(40)(withCtx(async (_: unknown, c: TaskContext) => ((ctx = c), 'ok'))), { timeoutMs: 10 });
     expect(await mf.sign('late').then((s) => s.run({}))).toBe('ok');
     expect(ctx?.attempt).toBe(1);
+    await mf.close();
+  });
+
+  it('a signature refused by a swarm (racing for its last place) is left as it was', async () => {
+    const mf = new Mageflow();
+    mf.task('t', async (x: unknown) => x);
+    const swarm = await mf.swarm([], { config: { maxTaskAllowed: 1 } });
+    const [a, b] = [await mf.sign('t'), await mf.sign('t')];
+    // both pass the early size check, then race for the one place
+    const outcomes = await Promise.allSettled([swarm.addTask(a), swarm.addTask(b)]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const loser = outcomes[0]!.status === 'rejected' ? a : b;
+    expect((outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(TooManyTasksError);
+    expect((await mf.load(loser.key))!.toJSON().parent).toBeUndefined();
+    expect(await loser.run({ alone: true })).toEqual({ alone: true });
     await mf.close();
   });
 

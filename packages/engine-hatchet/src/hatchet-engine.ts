@@ -65,7 +65,7 @@ export class HatchetEngine implements Engine {
   async dispatchMany(requests: readonly DispatchRequest[]): Promise<{ runId: string }[]> {
     const out: { runId: string }[] = new Array(requests.length);
     const byTask = new Map<string, number[]>();
-    requests.forEach((r, i) => byTask.set(r.task, [...(byTask.get(r.task) ?? []), i]));
+    requests.forEach((r, i) => (byTask.get(r.task) ?? byTask.set(r.task, []).get(r.task)!).push(i));
     for (const [name, indexes] of byTask) {
       const task = this.handle(name);
       for (const i of indexes.filter((i) => requests[i]!.delayMs)) {

@@ -4,6 +4,7 @@
  * the run, so a run lost with a dead worker can be found and sent again.
  */
 import type { SignatureRecord } from '../model/record';
+import type { DispatchRequest } from '../ports/engine';
 import { advanceChain } from './chain';
 import { SIGNATURE_KEY, type Runtime } from './runtime';
 import { fillSwarm } from './swarm';
@@ -38,12 +39,7 @@ async function start(rt: Runtime, key: string, message: unknown, caller: 'user' 
 /** Hands a stamped task record to the engine; undoes the stamp if the engine refuses. */
 export async function sendTask(rt: Runtime, record: SignatureRecord, message: unknown, stampedAt: number): Promise<void> {
   try {
-    await rt.engine.dispatch({
-      task: record.taskName,
-      input: { message: message === undefined ? null : message },
-      metadata: { [SIGNATURE_KEY]: record.key },
-      priority: rt.registry.get(record.taskName)?.options.priority,
-    });
+    await rt.engine.dispatch(runRequest(rt, record, message));
   } catch (error) {
     // the stamp is undone; if even that fails, the next sweep sends it
     await rt.guard([record.key], () => rt.store.updateRecord(record.key, { expect: { dispatchedAt: stampedAt }, unset: ['dispatchedAt'] }));
@@ -51,19 +47,20 @@ export async function sendTask(rt: Runtime, record: SignatureRecord, message: un
   }
 }
 
+/** A run of a task signature: the message as input, the signature key as metadata. */
+function runRequest(rt: Runtime, record: SignatureRecord, message: unknown): DispatchRequest {
+  return {
+    task: record.taskName,
+    input: { message: message === undefined ? null : message },
+    metadata: { [SIGNATURE_KEY]: record.key },
+    priority: rt.registry.get(record.taskName)?.options.priority,
+  };
+}
+
 /** Sends swarm members that were just given slots: tasks in one engine call, containers one by one. */
 export async function sendSwarmMembers(rt: Runtime, members: readonly SignatureRecord[], message: unknown): Promise<void> {
   const tasks = members.filter((m) => m.kind === 'task');
-  if (tasks.length > 0) {
-    await rt.engine.dispatchMany(
-      tasks.map((m) => ({
-        task: m.taskName,
-        input: { message: message === undefined ? null : message },
-        metadata: { [SIGNATURE_KEY]: m.key },
-        priority: rt.registry.get(m.taskName)?.options.priority,
-      })),
-    );
-  }
+  if (tasks.length > 0) await rt.engine.dispatchMany(tasks.map((m) => runRequest(rt, m, message)));
   for (const container of members.filter((m) => m.kind !== 'task')) {
     await startSignature(rt, container.key, message, 'runtime').catch((error) =>
       rt.log.warn('could not start a nested container in a swarm', { key: container.key, error: String(error) }),

@@ -117,14 +117,20 @@ interface Judge {
 /** Moves a dead worker's run to this worker: back to pending, stamped, sent again. */
 async function takeOver(rt: Runtime, record: SignatureRecord): Promise<boolean> {
   const stampedAt = Date.now();
-  const taken = await rt.store.updateRecord(record.key, {
+  const taken = await backToPending(rt, record, { dispatchedAt: stampedAt, worker: rt.workerId });
+  if (!taken) return false; // someone else moved it first
+  await sendTask(rt, taken, record.message?.value, stampedAt);
+  return true;
+}
+
+/** A run that will never end (its worker is gone) gives its signature back to pending, if nobody moved it since. */
+async function backToPending(rt: Runtime, record: SignatureRecord, stamp: Partial<SignatureRecord> = {}): Promise<SignatureRecord | undefined> {
+  const reset = await rt.store.updateRecord(record.key, {
     expect: { status: [record.status], worker: record.worker ?? null, runId: record.runId ?? null },
-    set: { status: 'pending', dispatchedAt: stampedAt, worker: rt.workerId },
+    set: { status: 'pending', ...stamp },
     unset: ['runId', 'attempt'],
   });
-  if (!taken.ok) return false; // someone else moved it first
-  await sendTask(rt, taken.record, record.message?.value, stampedAt);
-  return true;
+  return reset.ok ? reset.record : undefined;
 }
 
 /**
@@ -152,12 +158,7 @@ async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, r
     if (member.status === 'active' && !judge.orphaned(member)) continue; // a live worker runs it
     if (!(await rt.store.swarmReassign(swarm.key, slot.member, slot.worker, rt.workerId))) continue;
     if (member.status === 'active') {
-      const reset = await rt.store.updateRecord(member.key, {
-        expect: { status: ['active'], runId: member.runId ?? null },
-        set: { status: 'pending' },
-        unset: ['runId', 'attempt'],
-      });
-      if (!reset.ok) continue;
+      if (!(await backToPending(rt, member))) continue;
       report.resumed.push(member.key);
     } else if (member.status === 'pending') {
       report.started.push(member.key);

@@ -88,7 +88,14 @@ export async function checkSwarmEnd(rt: Runtime, swarm: SignatureRecord, counts:
 /** Members that never started are suspended when the swarm stops early. */
 async function holdQueued(rt: Runtime, swarmKey: string): Promise<void> {
   const queued = await rt.store.swarmDrainQueue(swarmKey);
-  for (const key of queued) {
-    await rt.store.updateRecord(key, { expect: { status: ['pending'] }, set: { status: 'suspended', lastStatus: 'pending' }, ttlSec: rt.ttl('task', 'done') });
+  // In concurrent batches: a store that pipelines (Redis) sends each batch in one round trip.
+  for (let i = 0; i < queued.length; i += HOLD_BATCH) {
+    await Promise.all(
+      queued.slice(i, i + HOLD_BATCH).map((key) =>
+        rt.store.updateRecord(key, { expect: { status: ['pending'] }, set: { status: 'suspended', lastStatus: 'pending' }, ttlSec: rt.ttl('task', 'done') }),
+      ),
+    );
   }
 }
+
+const HOLD_BATCH = 500;
