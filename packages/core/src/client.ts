@@ -118,6 +118,7 @@ export class Mageflow {
     this.config = resolveConfig(options.config);
     this.store = options.store ?? new MemoryStore();
     this.engine = options.engine ?? new InProcessEngine();
+    if (this.store.namespace) this.engine.useNamespace?.(this.store.namespace);
     this.workerId = options.config?.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.runtime = new Runtime(this.store, this.engine, this.config, this.registry, this.workerId);
     this.internals = new Internals(this, this.runtime);

@@ -45,12 +45,14 @@ type Client = Redis & Scripts;
 export class RedisStore implements Store {
   readonly keys: KeySpace;
   readonly redis: Client;
+  readonly namespace: string;
   private readonly ownsClient: boolean;
 
   constructor(options: RedisStoreOptions = {}) {
     const prefix = options.prefix ?? 'mageflow';
     if (!/^[\w.:-]+$/.test(prefix)) throw new InvalidArgumentError(`Redis key prefix "${prefix}" may hold only letters, digits and . _ : -`);
     this.keys = new KeySpace(prefix);
+    this.namespace = prefix;
     this.ownsClient = !options.client;
     // Commands in flight when a connection drops are not sent again: a script whose
     // reply was lost may have run, and running it twice could apply it twice. The

@@ -47,6 +47,12 @@ export interface Engine {
   readonly name: string;
   /** true when runs execute in this process only (they die with it). */
   readonly inProcess: boolean;
+  /**
+   * Called once by Mageflow, before any task is registered, with the store's
+   * namespace: an engine whose task names are global to a shared server (Hatchet)
+   * prefixes them with it unless told otherwise.
+   */
+  useNamespace?(namespace: string): void;
   register(definition: TaskDefinition): void;
   dispatch(request: DispatchRequest): Promise<{ runId: string }>;
   dispatchMany(requests: readonly DispatchRequest[]): Promise<{ runId: string }[]>;

@@ -97,6 +97,13 @@ export interface AuditEntry {
 }
 
 export interface Store {
+  /**
+   * What this store's data is kept under (a Redis key prefix, a schema name), when
+   * it has such a name. Mageflow hands it to the engine, so apps sharing one engine
+   * server keep their tasks apart by default.
+   */
+  readonly namespace?: string;
+
   // --- records -------------------------------------------------------------
   /** Creates all or none; fails if any key exists. */
   createRecords(records: readonly SignatureRecord[], options: CreateOptions): Promise<void>;
