@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { TSchema } from 'typebox';
+import { checkInput, checkName, checkOptions, checkTime, show, storedKwargs } from './arguments';
 import { resolveConfig, type MageflowConfig, type ResolvedConfig } from './config';
 import {
   InvalidArgumentError,
@@ -21,7 +22,9 @@ import {
 import { InProcessEngine } from './inprocess/in-process-engine';
 import { MemoryStore } from './memory/memory-store';
 import type { SignatureRecord, SwarmConfig } from './model/record';
-import { KINDS, STATUSES, type Kind, type Status } from './model/status';
+import { KINDS, type Kind, type Status } from './model/status';
+import { decodeValue, encodeValue } from './model/values';
+import { isPlainObject } from './runtime/message';
 import type { Engine } from './ports/engine';
 import type { AuditEntry, Store, SwarmCounts } from './ports/store';
 import { startSignature } from './runtime/dispatch';
@@ -100,6 +103,17 @@ export interface Lock {
 }
 
 const KEY_PATTERN = /^(task|chain|swarm):[0-9a-f-]{36}$/;
+/** The statuses a new signature may be created in: it either runs when started or waits for resume(). */
+const STARTING_STATUSES: readonly Status[] = ['pending', 'suspended'];
+
+/** A record ready to store, or an existing signature to adopt into a container. */
+interface Prepared {
+  record: SignatureRecord;
+  /** records to create: the signature and its callbacks. */
+  created: SignatureRecord[];
+  /** an existing signature, adopted into the container on commit. */
+  adopt?: true;
+}
 const CREATE_BATCH = 500;
 
 export class Mageflow {
@@ -162,49 +176,71 @@ export class Mageflow {
 
   /** A signature: a task with bound kwargs and callbacks. */
   async sign(task: string | TaskHandle<any, any>, options: SignOptions = {}): Promise<TaskSignature> {
-    const [record] = await this.internals.prepare([{ task, options }], undefined);
-    await this.internals.create(record!.created, { track: true });
-    return this.internals.wrap(record!.record) as TaskSignature;
+    checkInput(task, 'mf.sign(task)', { keys: false });
+    checkOptions(options, 'mf.sign() options');
+    const [prepared] = await this.internals.prepare([{ task, options }], undefined);
+    await this.internals.commit([prepared!], undefined);
+    return this.internals.wrap(prepared!.record) as TaskSignature;
   }
 
   /** Members run in order, each result handed to the next. At least two members. */
   async chain(members: readonly MemberInput[], options: ChainOptions = {}): Promise<ChainSignature> {
+    if (!Array.isArray(members)) throw new InvalidArgumentError(`mf.chain() takes a list of members, got ${show(members)}`);
     if (members.length < 2) throw new InvalidArgumentError(`a chain needs at least 2 members, got ${members.length}`);
+    checkOptions(options, 'mf.chain() options');
     const key = newKey('chain');
-    const prepared = await this.internals.prepare(members.map(memberSpec), { key, kind: 'chain' });
+    const kwargs = storedKwargs(options.kwargs, 'the chain');
+    const prepared = await this.internals.prepare(members.map((m, i) => memberSpec(m, `chain member ${i}`)), { key, kind: 'chain' });
     const callbacks = await this.internals.callbacks(options.success, options.error);
     const record: SignatureRecord = {
-      ...baseRecord(key, 'chain', 'mageflow.chain', options.kwargs ?? {}),
-      ...(options.name ? { name: options.name } : {}),
-      ...callbacks,
+      ...baseRecord(key, 'chain', 'mageflow.chain', kwargs),
+      ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
+      successCallbacks: callbacks.successCallbacks,
+      errorCallbacks: callbacks.errorCallbacks,
       members: prepared.map((p) => p.record.key),
       cursor: 0,
     };
-    await this.internals.create([...prepared.flatMap((p) => p.created), ...callbacks.created, record], { track: true });
+    await this.internals.commit([...prepared, ...callbacks.prepared, { record, created: [record] }], { key, kind: 'chain' });
     return this.internals.wrap(record) as ChainSignature;
   }
 
   /** Members run in parallel, at most `maxConcurrency` at once; members can be added while it runs. */
   async swarm(members: readonly MemberInput[] = [], options: SwarmOptions = {}): Promise<SwarmSignature> {
+    if (!Array.isArray(members)) throw new InvalidArgumentError(`mf.swarm() takes a list of members, got ${show(members)}`);
+    checkOptions(options, 'mf.swarm() options');
+    if (options.config !== undefined && (typeof options.config !== 'object' || options.config === null)) {
+      throw new InvalidArgumentError(`swarm config must be an object, got ${show(options.config)}`);
+    }
     const config: SwarmConfig = { maxConcurrency: 30, ...stripUndefined(options.config ?? {}) };
     for (const [field, value] of Object.entries(config)) {
-      if (!Number.isInteger(value) || (value as number) < 1) throw new InvalidArgumentError(`swarm config ${field} must be a positive integer, got ${value}`);
+      if (!['maxConcurrency', 'stopAfterNFailures', 'maxTaskAllowed'].includes(field)) throw new InvalidArgumentError(`unknown swarm config field "${field}"`);
+      if (!Number.isInteger(value) || (value as number) < 1) throw new InvalidArgumentError(`swarm config ${field} must be a positive integer, got ${show(value)}`);
     }
     if (config.maxTaskAllowed !== undefined && members.length > config.maxTaskAllowed) {
       throw new TooManyTasksError(`swarm of ${members.length} members exceeds maxTaskAllowed ${config.maxTaskAllowed}`);
     }
     const key = newKey('swarm');
+    const kwargs = storedKwargs(options.kwargs, 'the swarm');
+    // Everything is validated before the swarm is stored: a refused swarm leaves nothing behind.
+    const specs = members.map((m, i) => memberSpec(m, `swarm member ${i}`));
+    const prepared = await this.internals.prepare(specs, { key, kind: 'swarm' });
     const callbacks = await this.internals.callbacks(options.success, options.error);
     const record: SignatureRecord = {
-      ...baseRecord(key, 'swarm', 'mageflow.swarm', options.kwargs ?? {}),
-      ...(options.name ? { name: options.name } : {}),
+      ...baseRecord(key, 'swarm', 'mageflow.swarm', kwargs),
+      ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
       successCallbacks: callbacks.successCallbacks,
       errorCallbacks: callbacks.errorCallbacks,
       swarm: config,
     };
-    await this.internals.create([...callbacks.created, record], { track: true });
-    await this.store.swarmAdd(key, [], { ttlSec: this.runtime.ttl('swarm', 'active') });
-    if (members.length > 0) await this.internals.addToSwarm(key, members.map(memberSpec), {});
+    await this.internals.commit([...callbacks.prepared, { record, created: [record] }], undefined);
+    try {
+      await this.store.swarmAdd(key, [], { ttlSec: this.runtime.ttl('swarm', 'active') });
+      if (prepared.length > 0) await this.internals.addPrepared(record, prepared, {});
+    } catch (error) {
+      // all or none: the swarm and its callbacks go too
+      await this.store.deleteRecords([key, ...callbacks.prepared.flatMap((p) => p.created.map((r) => r.key))]).catch(() => undefined);
+      throw error;
+    }
     return this.internals.wrap(await this.internals.load(key)) as SwarmSignature;
   }
 
@@ -217,8 +253,9 @@ export class Mageflow {
   }
 
   async runNoWait(key: string, message?: unknown): Promise<void> {
+    const stored = encodeValue(message, 'the message');
     await this.ensureWorker();
-    await startSignature(this.runtime, key, message, 'user');
+    await startSignature(this.runtime, key, stored, 'user');
   }
 
   async waitFor(key: string, options: RunOptions = {}): Promise<unknown> {
@@ -231,14 +268,29 @@ export class Mageflow {
   /** suspend (default) or interrupt, by key. */
   pause = (key: string, type: 'suspend' | 'interrupt' = 'suspend') => this.internals.operate(key, type).then(() => undefined);
   remove = (key: string, options: RemoveOptions = {}) => this.internals.operate(key, 'remove', options).then(() => undefined);
+  /** Cancels by key; canceling a signature that was already canceled is a no-op. */
   cancel = async (key: string, options: { confirm?: boolean } = {}) => {
     const signature = await this.load(key);
-    if (!signature) throw new SignatureNotFoundError(`no signature is stored under "${key}"`, { details: { key } });
+    if (!signature) {
+      if (await this.internals.wasCanceled(key)) return;
+      throw new SignatureNotFoundError(`no signature is stored under "${key}"`, { details: { key } });
+    }
     await signature.cancel(options);
   };
 
-  /** Deletes a signature with its members and callbacks now, without the deletion window. */
-  async delete(key: string): Promise<void> {
+  /**
+   * Deletes a signature with its members and callbacks now, without the deletion
+   * window. `force: true` deletes whatever is stored under the key without reading
+   * it (the way to remove a corrupt record), and nothing else.
+   */
+  async delete(key: string, options: { force?: boolean } = {}): Promise<void> {
+    if (options.force) {
+      await this.store.audit({ at: Date.now(), action: 'delete', key, keys: [key], detail: { force: true } }, this.config.auditTtl);
+      const deleted = await this.store.deleteRecords([key]);
+      if (!deleted.ok) throw new SignatureLockedError(`cannot delete "${key}": it is locked`, { details: { key } });
+      this.runtime.announce(key);
+      return;
+    }
     await deleteTree(this.runtime, await this.internals.load(key), 'delete');
   }
 
@@ -306,7 +358,22 @@ export class Mageflow {
   private async startWorker(): Promise<void> {
     const beat = () => this.store.heartbeat(this.workerId, this.config.workerTtlMs);
     await beat();
-    this.timers.push(every(this.config.heartbeatMs, () => beat().catch((e) => this.config.logger.warn('heartbeat failed', { error: String(e) }))));
+    // A lost heartbeat is logged once per outage, not at every beat.
+    let failing = false;
+    this.timers.push(
+      every(this.config.heartbeatMs, () =>
+        beat().then(
+          () => {
+            if (failing) this.config.logger.info('heartbeat restored', { worker: this.workerId });
+            failing = false;
+          },
+          (e) => {
+            if (!failing) this.config.logger.warn('heartbeat failed; other workers may take this worker for dead until it is restored', { error: String(e) });
+            failing = true;
+          },
+        ),
+      ),
+    );
     const sweepNow = (options: SweepOptions) =>
       sweep(this.runtime, options).catch((error) => this.config.logger.warn('sweep failed', { error: String(error) }));
     // The startup sweep treats runs stamped with this worker's id as left by its
@@ -340,6 +407,10 @@ export class Internals {
     return (await this.runtime.store.getRecord(key)) ?? record;
   }
 
+  async wasCanceled(key: string): Promise<boolean> {
+    return (await this.runtime.store.auditLog(key)).some((e) => e.action === 'cancel');
+  }
+
   /** Stores new records in batches, each kind with its own active TTL. */
   async create(records: SignatureRecord[], options: { track: boolean; batchSize?: number }): Promise<void> {
     const batch = options.batchSize ?? CREATE_BATCH;
@@ -351,72 +422,108 @@ export class Internals {
     }
   }
 
-  /** Resolves callbacks, creating records for names and handles. */
-  async callbacks(success: OneOrMany<SignatureInput> | undefined, error: OneOrMany<SignatureInput> | undefined) {
-    const list = (v: OneOrMany<SignatureInput> | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v as SignatureInput]);
-    const ok = await this.prepare(list(success).map((task) => ({ task, options: {} })), undefined);
-    const bad = await this.prepare(list(error).map((task) => ({ task, options: {} })), undefined);
+  /** Resolves callbacks: records for names and handles, to be created with their signature. */
+  async callbacks(success: OneOrMany<SignatureInput> | undefined, error: OneOrMany<SignatureInput> | undefined, where = 'callback') {
+    const list = (v: OneOrMany<SignatureInput> | undefined, label: string) => {
+      const items = v === undefined ? [] : Array.isArray(v) ? v : [v as SignatureInput];
+      return items.map((task, i) => (checkInput(task, `${label} ${i}`, { keys: true }), { task, options: {} }));
+    };
+    const ok = await this.prepare(list(success, `success ${where}`), undefined);
+    const bad = await this.prepare(list(error, `error ${where}`), undefined);
     return {
       successCallbacks: ok.map((p) => p.record.key),
       errorCallbacks: bad.map((p) => p.record.key),
-      created: [...ok, ...bad].flatMap((p) => p.created),
+      prepared: [...ok, ...bad],
     };
   }
 
   /**
    * Turns inputs into records without storing anything: new records for names and
-   * handles (with their callbacks), existing signatures adopted into `parent`.
-   * Validation happens here, so a bad input stores nothing.
+   * handles (with their callbacks), existing signatures checked for adoption into
+   * `parent`. Every value is validated and encoded here, so a bad input stores nothing.
    */
-  async prepare(inputs: readonly { task: SignatureInput; options: SignOptions }[], parent: { key: string; kind: Kind } | undefined) {
-    const out: { record: SignatureRecord; created: SignatureRecord[]; adopted?: true }[] = [];
-    for (const { task, options } of inputs) {
+  async prepare(inputs: readonly { task: SignatureInput; options: SignOptions }[], parent: { key: string; kind: Kind } | undefined): Promise<Prepared[]> {
+    const out: Prepared[] = [];
+    for (const [i, { task, options }] of inputs.entries()) {
+      const where = parent ? `${parent.kind} member ${i}` : 'the signature';
       if (task instanceof Signature || (typeof task === 'string' && KEY_PATTERN.test(task))) {
         const key = typeof task === 'string' ? task : task.key;
-        out.push({ record: await this.adopt(key, parent), created: [], ...(parent ? { adopted: true as const } : {}) });
+        const record = await this.load(key);
+        if (parent && (record.status !== 'pending' || record.dispatchedAt !== undefined || record.parent !== undefined)) {
+          throw new InvalidArgumentError(`${where} "${key}" cannot join a ${parent.kind}: it is ${record.status}${record.parent ? ` and already in ${record.parent}` : ''}`);
+        }
+        out.push({ record, created: [], ...(parent ? { adopt: true as const } : {}) });
         continue;
       }
+      checkOptions(options, `${where} options`);
       const name = typeof task === 'string' ? task : task.name;
       const registry = this.runtime.registry;
       let registered = registry.get(name);
-      if (options.inputSchema) registered = registry.isLocal(name) ? registered : registry.addForeign(name, options.inputSchema);
+      if (options.inputSchema) {
+        if (typeof options.inputSchema !== 'object' || options.inputSchema === null) throw new InvalidArgumentError(`inputSchema of ${where} must be a TypeBox schema`);
+        registered = registry.isLocal(name) ? registered : registry.addForeign(name, options.inputSchema);
+      }
       if (!registered) throw new UnrecognizedTaskError(`no task "${name}" is registered; register it with mf.task() or pass inputSchema`, { details: { task: name } });
       const kwargs = options.kwargs ?? {};
+      if (!isPlainObject(kwargs)) throw new InvalidArgumentError(`kwargs of task "${name}" must be a plain object, got ${show(kwargs)}`, { details: { task: name } });
       registered.validateKwargs(kwargs);
-      if (options.status !== undefined && !STATUSES.includes(options.status)) throw new InvalidArgumentError(`unknown status "${options.status}"`);
-      const callbacks = await this.callbacks(options.successCallbacks, options.errorCallbacks);
+      if (options.status !== undefined && !STARTING_STATUSES.includes(options.status)) {
+        throw new InvalidArgumentError(`a new signature can start only as ${STARTING_STATUSES.join(' or ')}, not "${String(options.status)}"`);
+      }
+      const callbacks = await this.callbacks(options.successCallbacks, options.errorCallbacks, `callback of task "${name}"`);
       const record: SignatureRecord = {
-        ...baseRecord(newKey('task'), 'task', name, kwargs),
+        ...baseRecord(newKey('task'), 'task', name, storedKwargs(kwargs, `task "${name}"`)),
         successCallbacks: callbacks.successCallbacks,
         errorCallbacks: callbacks.errorCallbacks,
         ...(options.status ? { status: options.status } : {}),
-        ...(options.creationTime !== undefined ? { creationTime: new Date(options.creationTime).getTime() } : {}),
+        ...(options.creationTime !== undefined ? { creationTime: checkTime(options.creationTime) } : {}),
         ...(parent ? { parent: parent.key } : {}),
       };
-      out.push({ record, created: [...callbacks.created, record] });
+      out.push({ record, created: [...callbacks.prepared.flatMap((p) => p.created), record] });
     }
     return out;
   }
 
+  /**
+   * Stores prepared records and adopts existing signatures into `parent`, all or
+   * none: when an adoption loses a race, what was created is deleted and what was
+   * adopted is released.
+   */
+  async commit(prepared: readonly Prepared[], parent: { key: string; kind: Kind } | undefined, options: { batchSize?: number } = {}): Promise<void> {
+    const created = prepared.flatMap((p) => p.created);
+    // Swarm members are found through their swarm, never through the open index.
+    const inSwarm = (r: SignatureRecord) => parent?.kind === 'swarm' && r.parent === parent.key;
+    await this.create(created.filter((r) => !inSwarm(r)), { track: true });
+    await this.create(created.filter(inSwarm), { track: false, batchSize: options.batchSize });
+    const adopted: string[] = [];
+    try {
+      for (const p of prepared.filter((p) => p.adopt)) {
+        await this.adopt(p.record.key, parent!);
+        adopted.push(p.record.key);
+      }
+    } catch (error) {
+      await this.rollback(created.map((r) => r.key), adopted, parent!.key);
+      throw error;
+    }
+  }
+
+  /** Undoes a commit: created records go, adopted ones are on their own again. */
+  async rollback(created: readonly string[], adopted: readonly string[], parent: string): Promise<void> {
+    await this.runtime.store.deleteRecords(created);
+    for (const key of adopted) await this.runtime.store.updateRecord(key, { expect: { parent }, unset: ['parent'], track: true });
+  }
+
   /** An existing signature becomes a member of `parent`: only while it is pending and nobody's member. */
-  private async adopt(key: string, parent: { key: string; kind: Kind } | undefined): Promise<SignatureRecord> {
-    const record = await this.load(key);
-    if (!parent) return record;
-    // A swarm member is found through its swarm, never through the open index.
+  private async adopt(key: string, parent: { key: string; kind: Kind }): Promise<void> {
     const adopted = await this.runtime.store.updateRecord(key, {
       expect: { status: ['pending'], dispatchedAt: null, parent: null },
       set: { parent: parent.key },
       untrack: parent.kind === 'swarm',
     });
     if (!adopted.ok) {
-      throw new InvalidArgumentError(`"${key}" cannot join a container: it is ${record.status}${record.parent ? ` and already in ${record.parent}` : ''}`);
+      const record = adopted.reason === 'missing' ? undefined : adopted.record;
+      throw new InvalidArgumentError(`"${key}" cannot join a ${parent.kind}: it is ${record?.status ?? 'gone'}${record?.parent ? ` and already in ${record.parent}` : ''}`);
     }
-    return adopted.record;
-  }
-
-  /** Undoes adoptions when the container refused the members: they are on their own again. */
-  private async release(keys: readonly string[], parent: string): Promise<void> {
-    for (const key of keys) await this.runtime.store.updateRecord(key, { expect: { parent }, unset: ['parent'], track: true });
   }
 
   async addToSwarm(swarmKey: string, inputs: readonly { task: SignatureInput; options: SignOptions }[], options: AddTasksOptions): Promise<string[]> {
@@ -427,26 +534,32 @@ export class Internals {
       throw new SignatureNotFoundError(`no swarm is stored under "${swarmKey}"`, { details: { key: swarmKey } });
     }
     if (swarm.kind !== 'swarm') throw new InvalidArgumentError(`"${swarmKey}" is a ${swarm.kind}, not a swarm`);
+    if (options.batchSize !== undefined && (!Number.isInteger(options.batchSize) || options.batchSize < 1)) {
+      throw new InvalidArgumentError(`batchSize must be a positive integer, got ${show(options.batchSize)}`);
+    }
+    const prepared = await this.prepare(inputs, { key: swarmKey, kind: 'swarm' }); // validates every input before anything is stored
+    return this.addPrepared(swarm, prepared, options);
+  }
+
+  /** Adds validated members to a stored swarm, all or none, and starts them if it runs. */
+  async addPrepared(swarm: SignatureRecord, prepared: readonly Prepared[], options: AddTasksOptions): Promise<string[]> {
+    const swarmKey = swarm.key;
     if (swarm.status === 'canceled') throw new SwarmIsCanceledError(`swarm "${swarmKey}" was canceled`);
     if (!['pending', 'active', 'suspended', 'interrupted'].includes(swarm.status)) {
       throw new SwarmIsClosedError(`swarm "${swarmKey}" is ${swarm.status}; no member can be added`);
     }
     const max = swarm.swarm?.maxTaskAllowed;
     const counts = await this.runtime.store.swarmCounts(swarmKey);
-    if (max !== undefined && counts.total + inputs.length > max) {
-      throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members; it has ${counts.total} and ${inputs.length} more were added`);
+    if (max !== undefined && counts.total + prepared.length > max) {
+      throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members; it has ${counts.total} and ${prepared.length} more were added`);
     }
     if (counts.closed) throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
-    const prepared = await this.prepare(inputs, { key: swarmKey, kind: 'swarm' }); // validates every input before anything is stored
-    const created = prepared.flatMap((p) => p.created);
-    await this.create(created.filter((r) => r.parent !== swarmKey), { track: true }); // the members' callbacks
-    await this.create(created.filter((r) => r.parent === swarmKey), { track: false, batchSize: options.batchSize });
+    await this.commit(prepared, { key: swarmKey, kind: 'swarm' }, options);
     const keys = prepared.map((p) => p.record.key);
     const added = await this.runtime.store.swarmAdd(swarmKey, keys, { maxTaskAllowed: max, ttlSec: this.runtime.ttl('swarm', 'active') });
     if (!added.ok) {
       // all or none: what was created goes, what was adopted is released
-      await this.runtime.store.deleteRecords(created.map((r) => r.key));
-      await this.release(prepared.filter((p) => p.adopted).map((p) => p.record.key), swarmKey);
+      await this.rollback(prepared.flatMap((p) => p.created.map((r) => r.key)), prepared.filter((p) => p.adopt).map((p) => p.record.key), swarmKey);
       // a swarm that closed by reaching maxTaskAllowed refuses as "too many", as the early check does
       const full = added.reason === 'too_many' || (max !== undefined && added.counts.total >= max);
       if (full) throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members`);
@@ -477,7 +590,7 @@ export class Internals {
           throw new SignatureNotFoundError(`no signature is stored under "${key}"`, { details: { key } });
         }
         const outcome = outcomeOf(record);
-        if (outcome === 'done') return record.result?.value;
+        if (outcome === 'done') return decodeValue(record.result?.value);
         if (outcome === 'failed') {
           throw new TaskFailedError(`"${key}" failed: ${record.error?.message ?? 'unknown error'}`, { details: { key, error: record.error } });
         }

@@ -71,6 +71,7 @@ export const quietLogger: Logger = {
 };
 
 export function resolveConfig(config: MageflowConfig = {}): ResolvedConfig {
+  if (typeof config !== 'object' || config === null) throw new InvalidArgumentError(`config must be an object, got ${String(config)}`);
   const ttl = config.ttl ?? {};
   const resolved: ResolvedConfig = {
     ttl: { activeTtl: ttl.activeTtl ?? 86_400, doneTtl: ttl.doneTtl ?? 300, task: ttl.task, chain: ttl.chain, swarm: ttl.swarm },
@@ -84,8 +85,40 @@ export function resolveConfig(config: MageflowConfig = {}): ResolvedConfig {
     lockLeaseMs: config.lockLeaseMs ?? 30_000,
     logger: config.logger ?? quietLogger,
   };
-  for (const [name, value] of Object.entries({ activeTtl: resolved.ttl.activeTtl, doneTtl: resolved.ttl.doneTtl, auditTtl: resolved.auditTtl })) {
-    if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`config ${name} must be a positive number of seconds, got ${value}`);
+  const positive = (name: string, value: unknown, unit: string, min?: number) => {
+    const ok = typeof value === 'number' && Number.isFinite(value) && (min === undefined ? value > 0 : value >= min);
+    if (!ok) {
+      const bound = min === undefined ? 'above 0' : `at least ${min}`;
+      throw new InvalidArgumentError(`config ${name} must be a number of ${unit} ${bound}, got ${String(value)}`, { details: { field: name, value } });
+    }
+  };
+  positive('ttl.activeTtl', resolved.ttl.activeTtl, 'seconds');
+  positive('ttl.doneTtl', resolved.ttl.doneTtl, 'seconds');
+  for (const kind of ['task', 'chain', 'swarm'] as const) {
+    const own = resolved.ttl[kind];
+    if (own === undefined) continue;
+    if (typeof own !== 'object' || own === null) throw new InvalidArgumentError(`config ttl.${kind} must be an object, got ${String(own)}`);
+    if (own.activeTtl !== undefined) positive(`ttl.${kind}.activeTtl`, own.activeTtl, 'seconds');
+    if (own.ttlWhenSignDone !== undefined) positive(`ttl.${kind}.ttlWhenSignDone`, own.ttlWhenSignDone, 'seconds');
+  }
+  positive('auditTtl', resolved.auditTtl, 'seconds');
+  // Below 10 ms a heartbeat or sweep timer is a busy loop, not a schedule.
+  positive('heartbeatMs', resolved.heartbeatMs, 'milliseconds', 10);
+  positive('workerTtlMs', resolved.workerTtlMs, 'milliseconds', 10);
+  if (resolved.workerTtlMs <= resolved.heartbeatMs) {
+    throw new InvalidArgumentError(`config workerTtlMs (${resolved.workerTtlMs}) must be longer than heartbeatMs (${resolved.heartbeatMs}), or live workers are taken for dead`, {
+      details: { field: 'workerTtlMs' },
+    });
+  }
+  if (resolved.sweepEveryMs !== false) positive('sweepEveryMs', resolved.sweepEveryMs, 'milliseconds (or false)', 10);
+  positive('lockWaitMs', resolved.lockWaitMs, 'milliseconds', 0);
+  positive('lockLeaseMs', resolved.lockLeaseMs, 'milliseconds', 10);
+  if (typeof resolved.recoverOnStart !== 'boolean') throw new InvalidArgumentError(`config recoverOnStart must be true or false, got ${String(resolved.recoverOnStart)}`);
+  if (config.workerId !== undefined && (typeof config.workerId !== 'string' || config.workerId.length === 0)) {
+    throw new InvalidArgumentError(`config workerId must be a non-empty string, got ${String(config.workerId)}`);
+  }
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof resolved.logger?.[level] !== 'function') throw new InvalidArgumentError(`config logger must have a ${level}() method`);
   }
   if (!['NO_CTX', 'ALL', 'CTX_ONLY'].includes(resolved.paramConfig)) {
     throw new InvalidArgumentError(`config paramConfig must be NO_CTX, ALL or CTX_ONLY, got ${String(resolved.paramConfig)}`);

@@ -16,6 +16,7 @@ export type MageflowErrorCode =
   | 'SWARM_IS_CLOSED'
   | 'INVALID_TRANSITION'
   | 'INVALID_INPUT'
+  | 'INVALID_OUTPUT'
   | 'INVALID_ARGUMENT'
   | 'CORRUPT_RECORD'
   | 'SIGNATURE_LOCKED'
@@ -25,7 +26,8 @@ export type MageflowErrorCode =
   | 'TASK_FAILED'
   | 'STORE_UNAVAILABLE'
   | 'ENGINE_UNAVAILABLE'
-  | 'WAIT_TIMEOUT';
+  | 'WAIT_TIMEOUT'
+  | 'SWARM_FAILED';
 
 export interface MageflowErrorOptions {
   cause?: unknown;
@@ -82,6 +84,8 @@ export class SwarmIsClosedError extends codedError('SWARM_IS_CLOSED', false) {}
 export class InvalidTransitionError extends codedError('INVALID_TRANSITION', false) {}
 /** Task input that does not match the task's schema. */
 export class InvalidInputError extends codedError('INVALID_INPUT', false) {}
+/** A task returned a value that cannot be stored (a function, a cycle...); the run fails without retry. */
+export class InvalidOutputError extends codedError('INVALID_OUTPUT', false) {}
 /** An argument to the API that cannot be used (bad config, too few chain members...). */
 export class InvalidArgumentError extends codedError('INVALID_ARGUMENT', false) {}
 /** A stored value that is not a valid record: corrupt, foreign, or from an incompatible version. */
@@ -100,20 +104,55 @@ export class TaskFailedError extends codedError('TASK_FAILED', false) {}
 export class StoreUnavailableError extends codedError('STORE_UNAVAILABLE', true) {}
 /** `run()` gave up waiting for a result. */
 export class WaitTimeoutError extends codedError('WAIT_TIMEOUT', false) {}
+/** A swarm stopped at its `stopAfterNFailures`, or could not go on; what its error callbacks receive. */
+export class SwarmFailedError extends codedError('SWARM_FAILED', false) {}
 
 /** The facts about a failure that error callbacks receive. */
 export interface ErrorInfo {
   name: string;
+  /** at most `MAX_ERROR_MESSAGE` characters. */
   message: string;
   code?: string;
+  /** at most `MAX_ERROR_STACK` characters. */
+  stack?: string;
   /** how many attempts were made before giving up. */
   attempts: number;
 }
 
+/** Stored error messages and stacks are cut to these sizes (characters). */
+export const MAX_ERROR_MESSAGE = 4096;
+export const MAX_ERROR_STACK = 8192;
+
+/**
+ * What is kept of anything a task threw: an Error's name, message, code and stack;
+ * an object's `message`/`code`/`name` when it has them (`throw { code, message }`);
+ * otherwise its text.
+ */
 export function describeError(error: unknown, attempts: number): ErrorInfo {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}), attempts };
+  const source = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : undefined;
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const name = (error instanceof Error ? error.name : text(source?.name)) || 'Error';
+  let message = error instanceof Error ? error.message : text(source?.message);
+  if (message === undefined) message = source ? safeJson(error) : error === undefined ? 'undefined was thrown' : String(error);
+  const code = source?.code;
+  const stack = error instanceof Error ? error.stack : undefined;
+  return {
+    name: cut(name, 200),
+    message: cut(message, MAX_ERROR_MESSAGE),
+    ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+    ...(stack ? { stack: cut(stack, MAX_ERROR_STACK) } : {}),
+    attempts,
+  };
+}
+
+function cut(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
-  return { name: 'Error', message: String(error), attempts };
 }

@@ -2,7 +2,9 @@
  * Handles on stored signatures. A handle holds the record as last read; the
  * lifecycle methods act on the stored one and refresh the handle.
  */
-import { ConfirmationRequiredError } from './errors';
+import { checkInput } from './arguments';
+import { ConfirmationRequiredError, InvalidArgumentError, SignatureNotFoundError } from './errors';
+import { decodeValue } from './model/values';
 import type { SignatureRecord, SwarmConfig } from './model/record';
 import type { Kind, Status } from './model/status';
 import type { SwarmCounts } from './ports/store';
@@ -33,8 +35,9 @@ export class Signature {
   get name(): string | undefined {
     return this.record.name;
   }
+  /** the bound kwargs (a fresh copy on each read). */
   get kwargs(): Readonly<Record<string, unknown>> {
-    return this.record.kwargs;
+    return decodeValue(this.record.kwargs) as Record<string, unknown>;
   }
   get creationTime(): Date {
     return new Date(this.record.creationTime);
@@ -54,9 +57,9 @@ export class Signature {
   }
   /** the result, once done. */
   get result(): unknown {
-    return this.record.result?.value;
+    return decodeValue(this.record.result?.value);
   }
-  /** a copy of the stored record as last read. */
+  /** a copy of the stored record as last read (values in their stored, encoded form). */
   toJSON(): SignatureRecord {
     return structuredClone(this.record);
   }
@@ -108,7 +111,13 @@ export class Signature {
     if (options.confirm !== true) {
       throw new ConfirmationRequiredError(`cancel() deletes "${this.key}" and its tree for good: call cancel({ confirm: true })`);
     }
-    this.record = await this.mf.internals.operate(this.key, 'cancel');
+    try {
+      this.record = await this.mf.internals.operate(this.key, 'cancel');
+    } catch (error) {
+      // Repeating cancel is a no-op, like every repeated operation: the record is gone, the audit log says why.
+      if (!(error instanceof SignatureNotFoundError && (await this.mf.internals.wasCanceled(this.key)))) throw error;
+      this.record = { ...this.record, status: 'canceled' };
+    }
   }
 
   /** Marks it (and its callbacks) for deletion after the done TTL; resume() or a new run within the window undoes it. */
@@ -142,13 +151,15 @@ export class SwarmSignature extends Signature {
 
   /** Adds one member; it starts as soon as a slot is free if the swarm runs. */
   async addTask(task: SignatureInput, options: SignOptions = {}): Promise<string> {
+    checkInput(task, 'addTask(task)', { keys: true });
     const [key] = await this.mf.internals.addToSwarm(this.key, [{ task, options }], {});
     return key!;
   }
 
   /** Adds members all or none: every one is validated before any is added. */
   async addTasks(tasks: readonly MemberInput[], options: AddTasksOptions = {}): Promise<string[]> {
-    return this.mf.internals.addToSwarm(this.key, tasks.map(memberSpec), options);
+    if (!Array.isArray(tasks)) throw new InvalidArgumentError(`addTasks() takes a list of members`);
+    return this.mf.internals.addToSwarm(this.key, tasks.map((t, i) => memberSpec(t, `member ${i}`)), options);
   }
 
   /** addTask, then run the swarm if it has not started. */
@@ -187,12 +198,13 @@ export class SwarmSignature extends Signature {
   }
 }
 
-/** `{ task, kwargs, ... }` or a bare signature input. */
-export function memberSpec(member: MemberInput): { task: SignatureInput; options: SignOptions } {
+/** `{ task, kwargs, ... }` or a bare signature input; `where` names it in errors ("swarm member 3"). */
+export function memberSpec(member: MemberInput, where = 'member'): { task: SignatureInput; options: SignOptions } {
   if (typeof member === 'object' && member !== null && !(member instanceof Signature) && 'task' in member && !('sign' in member)) {
     const { task, ...options } = member;
+    checkInput(task, `${where} (its task)`, { keys: true });
     return { task, options };
   }
+  checkInput(member, where, { keys: true });
   return { task: member as SignatureInput, options: {} };
 }
-

@@ -9,8 +9,8 @@ const I = 'invalid';
 
 // prettier-ignore
 const TASK: Record<Status, Record<Operation, Expect>> = {
-  pending:     { run: 'pending: dispatch', begin: 'active: runBody', succeed: 'pending:', fail: 'pending:', suspend: 'suspended:', interrupt: 'interrupted: interruptMembers', resume: I, cancel: 'canceled: deleteTree', remove: 'marked_for_deletion: markTree' },
-  active:      { run: I, begin: 'active: runBody', succeed: 'done: settle', fail: 'failed: settle', suspend: 'running', interrupt: 'interrupted: stopRun', resume: I, cancel: 'canceled: deleteTree', remove: 'marked_for_deletion: markTree' },
+  pending:     { run: 'pending: dispatch', begin: 'active: runBody', succeed: 'pending:', fail: 'pending:', suspend: 'suspended:', interrupt: 'interrupted: interruptMembers', resume: 'pending:', cancel: 'canceled: deleteTree', remove: 'marked_for_deletion: markTree' },
+  active:      { run: I, begin: 'active: runBody', succeed: 'done: settle', fail: 'failed: settle', suspend: 'running', interrupt: 'interrupted: stopRun', resume: 'active:', cancel: 'canceled: deleteTree', remove: 'marked_for_deletion: markTree' },
   suspended:   { run: 'suspended: holdMessage', begin: 'suspended: holdMessage', succeed: 'suspended:', fail: 'suspended:', suspend: 'suspended:', interrupt: 'interrupted: interruptMembers', resume: 'pending: replay', cancel: 'canceled: deleteTree', remove: 'marked_for_deletion: markTree' },
   interrupted: { run: 'interrupted: holdMessage', begin: 'interrupted: holdMessage', succeed: 'interrupted:', fail: 'interrupted:', suspend: I, interrupt: 'interrupted:', resume: 'pending: replay', cancel: 'canceled: deleteTree', remove: 'marked_for_deletion: markTree' },
   done:        { run: I, begin: 'done: skipRun settle', succeed: 'done:', fail: 'done:', suspend: I, interrupt: I, resume: I, cancel: 'canceled: deleteTree', remove: 'marked_for_deletion: markTree' },

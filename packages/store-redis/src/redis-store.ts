@@ -36,8 +36,14 @@ export interface RedisStoreOptions {
   client?: Redis;
   /** options for the client made from `url` (TLS, username/password, timeouts...). */
   redisOptions?: RedisOptions;
-  /** every key starts with this, so several apps or tests share one Redis. Default "mageflow". */
+  /** every key starts with this, so several apps or tests share one Redis. Letters, digits, `.`, `_` and `-` only. Default "mageflow". */
   prefix?: string;
+  /**
+   * How long one Redis call may take before it fails with `StoreUnavailableError`
+   * (a frozen or overloaded Redis must not hang a worker), in ms. Default 10000.
+   * Ignored when you hand over your own `client` (set its `commandTimeout`).
+   */
+  commandTimeoutMs?: number;
 }
 
 type Client = Redis & Scripts;
@@ -50,23 +56,38 @@ export class RedisStore implements Store {
 
   constructor(options: RedisStoreOptions = {}) {
     const prefix = options.prefix ?? 'mageflow';
-    if (!/^[\w.:-]+$/.test(prefix)) throw new InvalidArgumentError(`Redis key prefix "${prefix}" may hold only letters, digits and . _ : -`);
+    // No ':' in a prefix: with it, prefixes could nest ("app" and "app:rec:x" share keys).
+    if (typeof prefix !== 'string' || !/^[\w.-]{1,100}$/.test(prefix)) {
+      throw new InvalidArgumentError(`Redis key prefix ${JSON.stringify(prefix)} must be 1 to 100 letters, digits, '.', '_' or '-'`);
+    }
+    const timeout = options.commandTimeoutMs ?? 10_000;
+    if (!Number.isFinite(timeout) || timeout <= 0) throw new InvalidArgumentError(`commandTimeoutMs must be a positive number of ms, got ${String(timeout)}`);
     this.keys = new KeySpace(prefix);
     this.namespace = prefix;
     this.ownsClient = !options.client;
     // Commands in flight when a connection drops are not sent again: a script whose
     // reply was lost may have run, and running it twice could apply it twice. The
     // step fails with StoreUnavailableError instead, and the runtime's sweep repairs.
+    const url = options.url ?? 'redis://127.0.0.1:6379';
     const client =
       options.client ??
-      new Redis(options.url ?? 'redis://127.0.0.1:6379', {
+      new Redis(url, {
         maxRetriesPerRequest: 3,
         enableAutoPipelining: true,
         autoResendUnfulfilledCommands: false,
+        commandTimeout: timeout,
         ...options.redisOptions,
       });
+    this.where = options.client ? 'the Redis client handed to RedisStore' : redactUrl(url);
+    // Connection errors surface as StoreUnavailableError on the calls that meet them;
+    // without a listener ioredis would print "Unhandled error event" on every retry.
+    client.on('error', (error: Error) => (this.lastConnectionError = error));
     this.redis = withScripts(client);
   }
+
+  /** the server, for error messages (no password). */
+  private readonly where: string;
+  private lastConnectionError: Error | undefined;
 
   // --- records -------------------------------------------------------------------
 
@@ -96,7 +117,7 @@ export class RedisStore implements Store {
     for (const key of keys) pipeline.hgetall(this.keys.record(key));
     const replies = (await this.call(() => pipeline.exec())) ?? [];
     return replies.map(([error, hash], i) => {
-      if (error) throw translate(error, keys[i]);
+      if (error) throw this.translate(error, keys[i]);
       return decodeRecord(hash as Record<string, string>, keys[i]!);
     });
   }
@@ -159,10 +180,10 @@ export class RedisStore implements Store {
     const s = this.keys.swarm(swarm);
     const reply = (await this.call(() =>
       this.redis.mfSwarmAdd(7, this.keys.record(swarm), s.counters, s.queue, s.members, s.running, s.finished, s.results, options.maxTaskAllowed ?? '', options.ttlSec, ...members),
-    )) as [string, ...number[]];
+    swarmSide(swarm))) as [string, ...number[]];
     const counts = toCounts(reply.slice(1) as number[]);
     if (reply[0] === 'ok') {
-      if (members.length === 0) await this.call(() => this.redis.hsetnx(s.counters, 'total', 0).then(() => this.redis.expire(s.counters, options.ttlSec)));
+      if (members.length === 0) await this.call(() => this.redis.hsetnx(s.counters, 'total', 0).then(() => this.redis.expire(s.counters, options.ttlSec)), swarmSide(swarm));
       return { ok: true, counts };
     }
     return { ok: false, reason: reply[0] as 'closed' | 'too_many', counts };
@@ -171,8 +192,8 @@ export class RedisStore implements Store {
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]> {
     const s = this.keys.swarm(swarm);
     return (await this.call(() =>
-      this.redis.mfSwarmClaim(4, this.keys.record(swarm), s.counters, s.queue, s.running, options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker, options.limit ?? ''),
-    )) as string[];
+      this.redis.mfSwarmClaim(4, this.keys.record(swarm), s.counters, s.queue, s.running, options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker, options.limit ?? '', options.stopAfterFailures ?? ''),
+    swarmSide(swarm))) as string[];
   }
 
   async swarmFinish(swarm: string, member: string, outcome: { ok: true; result: unknown } | { ok: false }, claim: ClaimOptions): Promise<FinishResult> {
@@ -181,8 +202,9 @@ export class RedisStore implements Store {
       this.redis.mfSwarmFinish(
         6, this.keys.record(swarm), s.counters, s.queue, s.running, s.finished, s.results,
         member, outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', claim.maxConcurrency, encodeStatuses(claim.whenStatus), claim.worker, claim.limit ?? '',
+        claim.stopAfterFailures ?? '',
       ),
-    )) as (number | string)[];
+    swarmSide(swarm))) as (number | string)[];
     return { counted: reply[0] === 1, counts: toCounts(reply.slice(1, 7) as number[]), claimed: reply.slice(7) as string[] };
   }
 
@@ -195,20 +217,20 @@ export class RedisStore implements Store {
   }
 
   async swarmRunning(swarm: string): Promise<SlotHolder[]> {
-    const running = await this.call(() => this.redis.hgetall(this.keys.swarm(swarm).running));
+    const running = await this.call(() => this.redis.hgetall(this.keys.swarm(swarm).running), swarmSide(swarm));
     return Object.entries(running).map(([member, worker]) => ({ member, worker }));
   }
 
   async swarmReassign(swarm: string, member: string, from: string, to: string): Promise<boolean> {
-    return (await this.call(() => this.redis.mfSwarmReassign(1, this.keys.swarm(swarm).running, member, from, to))) === 1;
+    return (await this.call(() => this.redis.mfSwarmReassign(1, this.keys.swarm(swarm).running, member, from, to), swarmSide(swarm))) === 1;
   }
 
   async swarmDrainQueue(swarm: string): Promise<string[]> {
-    return (await this.call(() => this.redis.mfSwarmDrain(1, this.keys.swarm(swarm).queue))) as string[];
+    return (await this.call(() => this.redis.mfSwarmDrain(1, this.keys.swarm(swarm).queue), swarmSide(swarm))) as string[];
   }
 
   async swarmMembers(swarm: string): Promise<string[]> {
-    return this.call(() => this.redis.lrange(this.keys.swarm(swarm).members, 0, -1));
+    return this.call(() => this.redis.lrange(this.keys.swarm(swarm).members, 0, -1), swarmSide(swarm));
   }
 
   async swarmResults(swarm: string): Promise<unknown[]> {
@@ -216,8 +238,8 @@ export class RedisStore implements Store {
     const members = await this.swarmMembers(swarm);
     if (members.length === 0) return [];
     const results: (string | null)[] = [];
-    for (let i = 0; i < members.length; i += 5000) results.push(...(await this.call(() => this.redis.hmget(s.results, ...members.slice(i, i + 5000)))));
-    return results.filter((r): r is string => r !== null).map((r) => decodeValue(r, s.results));
+    for (let i = 0; i < members.length; i += 5000) results.push(...(await this.call(() => this.redis.hmget(s.results, ...members.slice(i, i + 5000)), swarmSide(swarm))));
+    return results.filter((r): r is string => r !== null).map((r) => decodeValue(r, swarmSide(swarm)));
   }
 
   // --- leases ----------------------------------------------------------------------
@@ -258,7 +280,7 @@ export class RedisStore implements Store {
 
   private async counts(swarm: string, close: boolean): Promise<SwarmCounts> {
     const s = this.keys.swarm(swarm);
-    return toCounts((await this.call(() => this.redis.mfSwarmCounts(3, s.counters, s.queue, s.running, close ? '1' : '0'))) as number[]);
+    return toCounts((await this.call(() => this.redis.mfSwarmCounts(3, s.counters, s.queue, s.running, close ? '1' : '0'), swarmSide(swarm))) as number[]);
   }
 
   /** Runs a Redis call; failures become typed Mageflow errors. */
@@ -266,18 +288,37 @@ export class RedisStore implements Store {
     try {
       return await fn();
     } catch (error) {
-      throw translate(error, key);
+      throw this.translate(error, key);
     }
+  }
+
+  private translate(error: unknown, key: string | undefined): Error {
+    if (error instanceof MageflowError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (/WRONGTYPE/.test(message)) {
+      return new CorruptRecordError(`the Redis value under "${key ?? 'an unnamed key'}" is not a Mageflow record (${message})`, { cause: error, details: { key } });
+    }
+    // Say which server and why, not only the client's retry bookkeeping.
+    const reason = this.lastConnectionError && /retries|Connection is closed|Stream isn't writeable|enableOfflineQueue/i.test(message)
+      ? `${this.lastConnectionError.message} (${message})`
+      : message;
+    return new StoreUnavailableError(`Redis at ${this.where} is unavailable: ${reason}`, { cause: error, details: { url: this.where } });
   }
 }
 
-function translate(error: unknown, key: string | undefined): Error {
-  if (error instanceof MageflowError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (/WRONGTYPE/.test(message)) {
-    return new CorruptRecordError(`the Redis value under "${key ?? '?'}" is not a Mageflow record (${message})`, { cause: error, details: { key } });
+/** How a swarm's side keys are named in errors. */
+function swarmSide(swarm: string): string {
+  return `${swarm} (its swarm state: members, counters or results)`;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
   }
-  return new StoreUnavailableError(`Redis call failed: ${message}`, { cause: error });
 }
 
 function encodeFields(record: Partial<SignatureRecord>): string[] {

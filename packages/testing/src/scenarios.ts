@@ -682,7 +682,11 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
         const work = task('work');
         await mf.start();
         const pending = await mf.sign(work);
-        await expect(pending.resume()).rejects.toBeInstanceOf(InvalidTransitionError);
+        await pending.resume(); // a repeat (it is already live): a no-op
+        const paused = await mf.sign(work);
+        await paused.interrupt();
+        await expect(paused.suspend()).rejects.toBeInstanceOf(InvalidTransitionError);
+        expect(await statusOf(mf, paused.key)).toBe('interrupted');
         const finished = await mf.sign(work);
         await finished.run({}, { timeoutMs: wait });
         const before = (await mf.load(finished.key))!.toJSON();

@@ -19,10 +19,13 @@ import type {
 } from '../ports/store';
 import { matches } from '../ports/expectation';
 import { InvalidArgumentError } from '../errors';
+import { ExpiringMap } from './expiring-map';
 
 interface SwarmState {
+  /** members in the order they were queued; those no longer in `queued` are skipped when reached. */
   queue: string[];
   head: number;
+  queued: Set<string>;
   members: string[];
   running: Map<string, string>;
   finished: Set<string>;
@@ -32,45 +35,68 @@ interface SwarmState {
   closed: boolean;
 }
 
-interface Entry<T> {
-  value: T;
-  expiresAt: number;
-}
-
 export interface MemoryStoreOptions {
   /** clock in ms, for tests that move time. */
   now?: () => number;
+  /** how often expired entries are dropped, in ms. Default 1000. */
+  purgeEveryMs?: number;
 }
 
+/** Workers' heartbeats and locks are filed by expiry like records: an idle process holds only live work. */
 export class MemoryStore implements Store {
-  private readonly records = new Map<string, Entry<unknown>>();
-  private readonly swarms = new Map<string, Entry<SwarmState>>();
-  private readonly locks = new Map<string, Entry<string>>();
-  private readonly workers = new Map<string, number>();
-  private readonly open = new Set<string>();
-  private readonly audits = new Map<string, Entry<AuditEntry[]>>();
   private readonly now: () => number;
+  private readonly open = new Set<string>();
+  private readonly records: ExpiringMap<unknown>;
+  private readonly swarms: ExpiringMap<SwarmState>;
+  private readonly locks: ExpiringMap<string>;
+  private readonly workers: ExpiringMap<true>;
+  private readonly audits: ExpiringMap<AuditEntry[]>;
+  private readonly purgeEveryMs: number;
+  private nextPurgeAt = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.purgeEveryMs = options.purgeEveryMs ?? 1000;
+    this.records = new ExpiringMap(this.now, (key) => this.open.delete(key));
+    this.swarms = new ExpiringMap(this.now);
+    this.locks = new ExpiringMap(this.now);
+    this.workers = new ExpiringMap(this.now);
+    this.audits = new ExpiringMap(this.now);
+  }
+
+  /** Drops every expired entry now; returns how many. Also runs on its own every `purgeEveryMs`. */
+  purgeExpired(): number {
+    this.nextPurgeAt = this.now() + this.purgeEveryMs;
+    return [this.records, this.swarms, this.locks, this.workers, this.audits].reduce((n, map) => n + map.purge(), 0);
+  }
+
+  /** Entries held (live or not yet purged), for tests of memory use. */
+  size(): { records: number; swarms: number; open: number; locks: number; workers: number; audits: number } {
+    return { records: this.records.size, swarms: this.swarms.size, open: this.open.size, locks: this.locks.size, workers: this.workers.size, audits: this.audits.size };
   }
 
   // --- records ---------------------------------------------------------------
 
   async createRecords(records: readonly SignatureRecord[], options: CreateOptions): Promise<void> {
+    this.tick();
+    const keys = new Set<string>();
     for (const record of records) {
-      if (this.live(this.records, record.key)) throw new InvalidArgumentError(`a signature "${record.key}" already exists`);
+      if (keys.has(record.key) || this.records.has(record.key)) throw new InvalidArgumentError(`a signature "${record.key}" already exists`);
+      keys.add(record.key);
     }
+    // All or none: every copy is made before the first one is stored.
+    const copies = records.map((record) => structuredClone(record));
     const expiresAt = this.expiry(options.ttlSec);
-    for (const record of records) {
-      this.records.set(record.key, { value: structuredClone(record), expiresAt });
-      if (options.track) this.open.add(record.key);
+    for (const copy of copies) {
+      this.records.set(copy.key, copy, expiresAt);
+      if (options.track) this.open.add(copy.key);
     }
   }
 
   async getRecord(key: string): Promise<SignatureRecord | null> {
-    const entry = this.live(this.records, key);
-    return entry ? parseRecord(structuredClone(entry.value), key) : null;
+    const value = this.records.get(key);
+    return value === undefined ? null : parseRecord(structuredClone(value), key);
   }
 
   async getRecords(keys: readonly string[]): Promise<(SignatureRecord | null)[]> {
@@ -78,13 +104,15 @@ export class MemoryStore implements Store {
   }
 
   async updateRecord(key: string, update: RecordUpdate): Promise<UpdateResult> {
-    const entry = this.live(this.records, key);
+    this.tick();
+    const entry = this.records.entry(key);
     if (!entry) return { ok: false, reason: 'missing' };
     const record = parseRecord(structuredClone(entry.value), key);
     if (!matches(record, update.expect)) return { ok: false, reason: 'mismatch', record };
     if (this.lockedAgainst(key, update.lockHolder)) return { ok: false, reason: 'locked', record };
     const next: Record<string, unknown> = { ...record };
-    for (const [field, value] of Object.entries(update.set ?? {})) if (value !== undefined) next[field] = structuredClone(value);
+    const set = structuredClone(update.set ?? {}); // copied whole before anything changes
+    for (const [field, value] of Object.entries(set)) if (value !== undefined) next[field] = value;
     for (const field of update.unset ?? []) delete next[field];
     entry.value = next;
     if (update.ttlSec !== undefined) this.setExpiry(key, update.ttlSec);
@@ -110,7 +138,8 @@ export class MemoryStore implements Store {
   }
 
   async listOpen(cursor: string | undefined, limit: number) {
-    const all = [...this.open].filter((key) => this.live(this.records, key) ?? (this.open.delete(key), false));
+    this.tick();
+    const all = [...this.open].filter((key) => this.records.has(key));
     const start = cursor === undefined ? 0 : Number(cursor);
     const keys = all.slice(start, start + limit);
     return start + limit < all.length ? { keys, cursor: String(start + limit) } : { keys };
@@ -125,14 +154,17 @@ export class MemoryStore implements Store {
     if (max !== undefined && state.members.length + members.length > max) {
       return { ok: false, reason: 'too_many', counts: counts(state) };
     }
-    state.queue.push(...members);
-    state.members.push(...members);
+    for (const member of members) {
+      state.queue.push(member);
+      state.queued.add(member);
+      state.members.push(member);
+    }
     if (max !== undefined && state.members.length >= max) state.closed = true;
     return { ok: true, counts: counts(state) };
   }
 
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     return state ? this.claim(swarm, state, options) : [];
   }
 
@@ -142,13 +174,14 @@ export class MemoryStore implements Store {
     outcome: { ok: true; result: unknown } | { ok: false },
     claim: ClaimOptions,
   ): Promise<FinishResult> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     if (!state) return { counted: false, counts: emptyCounts(), claimed: [] };
     let counted = false;
     if (!state.finished.has(member)) {
       counted = true;
       state.finished.add(member);
-      state.running.delete(member);
+      // a member that ends while queued (canceled) leaves the queue: it never takes a slot
+      if (!state.running.delete(member)) state.queued.delete(member);
       if (outcome.ok) {
         state.done += 1;
         state.results.set(member, structuredClone(outcome.result));
@@ -161,44 +194,45 @@ export class MemoryStore implements Store {
   }
 
   async swarmClose(swarm: string): Promise<SwarmCounts> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     if (!state) return { ...emptyCounts(), closed: true };
     state.closed = true;
     return counts(state);
   }
 
   async swarmCounts(swarm: string): Promise<SwarmCounts> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     return state ? counts(state) : emptyCounts();
   }
 
   async swarmRunning(swarm: string): Promise<SlotHolder[]> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     return state ? [...state.running].map(([member, worker]) => ({ member, worker })) : [];
   }
 
   async swarmReassign(swarm: string, member: string, from: string, to: string): Promise<boolean> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     if (!state || state.running.get(member) !== from) return false;
     state.running.set(member, to);
     return true;
   }
 
   async swarmDrainQueue(swarm: string): Promise<string[]> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     if (!state) return [];
-    const drained = state.queue.slice(state.head);
+    const drained = state.queue.slice(state.head).filter((m) => state.queued.has(m));
     state.queue = [];
     state.head = 0;
+    state.queued.clear();
     return drained;
   }
 
   async swarmMembers(swarm: string): Promise<string[]> {
-    return [...(this.live(this.swarms, swarm)?.value.members ?? [])];
+    return [...(this.swarms.get(swarm)?.members ?? [])];
   }
 
   async swarmResults(swarm: string): Promise<unknown[]> {
-    const state = this.live(this.swarms, swarm)?.value;
+    const state = this.swarms.get(swarm);
     if (!state) return [];
     return state.members.filter((m) => state.results.has(m)).map((m) => structuredClone(state.results.get(m)));
   }
@@ -206,43 +240,48 @@ export class MemoryStore implements Store {
   // --- leases ----------------------------------------------------------------
 
   async lock(key: string, holder: string, ttlMs: number): Promise<boolean> {
-    const current = this.live(this.locks, key);
-    if (current && current.value !== holder) return false;
-    this.locks.set(key, { value: holder, expiresAt: this.now() + ttlMs });
+    this.tick();
+    const current = this.locks.get(key);
+    if (current !== undefined && current !== holder) return false;
+    this.locks.set(key, holder, this.now() + ttlMs);
     return true;
   }
 
   async unlock(key: string, holder: string): Promise<void> {
-    if (this.live(this.locks, key)?.value === holder) this.locks.delete(key);
+    if (this.locks.get(key) === holder) this.locks.delete(key);
   }
 
   async heartbeat(worker: string, ttlMs: number): Promise<void> {
-    this.workers.set(worker, this.now() + ttlMs);
+    this.tick();
+    this.workers.set(worker, true, this.now() + ttlMs);
   }
 
   async liveWorkers(): Promise<Set<string>> {
-    const now = this.now();
-    return new Set([...this.workers].filter(([, until]) => until > now).map(([worker]) => worker));
+    return new Set(this.workers.keys());
   }
 
   // --- audit -----------------------------------------------------------------
 
   async audit(entry: AuditEntry, ttlSec: number): Promise<void> {
-    const existing = this.live(this.audits, entry.key)?.value ?? [];
-    this.audits.set(entry.key, { value: [...existing, structuredClone(entry)], expiresAt: this.expiry(ttlSec) });
+    this.tick();
+    const existing = this.audits.get(entry.key) ?? [];
+    this.audits.set(entry.key, [...existing, structuredClone(entry)], this.expiry(ttlSec));
   }
 
   async auditLog(key: string): Promise<AuditEntry[]> {
-    return structuredClone(this.live(this.audits, key)?.value ?? []);
+    return structuredClone(this.audits.get(key) ?? []);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
 
   // --- inspection, for tests and the dashboard --------------------------------
 
   /** Seconds left to live for a record (with its swarm state), or undefined if absent. */
   ttlOf(key: string): number | undefined {
-    const entry = this.live(this.records, key) ?? this.live(this.swarms, key);
+    const entry = this.records.entry(key) ?? this.swarms.entry(key);
     return entry ? Math.ceil((entry.expiresAt - this.now()) / 1000) : undefined;
   }
 
@@ -258,19 +297,22 @@ export class MemoryStore implements Store {
 
   /** Replaces a stored value with anything at all: for tests of corrupt records. */
   corrupt(key: string, value: unknown): void {
-    const entry = this.records.get(key);
-    this.records.set(key, { value, expiresAt: entry?.expiresAt ?? this.expiry(3600) });
+    const entry = this.records.entry(key);
+    this.records.set(key, value, entry?.expiresAt ?? this.expiry(3600));
   }
 
   // --- internals ---------------------------------------------------------------
 
   private claim(swarm: string, state: SwarmState, options: ClaimOptions): string[] {
-    const record = this.live(this.records, swarm)?.value as SignatureRecord | undefined;
+    const record = this.records.get(swarm) as SignatureRecord | undefined;
     if (!record || !options.whenStatus.includes(record.status)) return [];
+    // Past the failure threshold nothing starts: the failure and the hand-over are one step.
+    if (options.stopAfterFailures !== undefined && state.failed >= options.stopAfterFailures) return [];
     const claimed: string[] = [];
     const limit = options.limit ?? Infinity;
     while (state.running.size < options.maxConcurrency && state.head < state.queue.length && claimed.length < limit) {
       const member = state.queue[state.head++]!;
+      if (!state.queued.delete(member)) continue; // left the queue while waiting (canceled)
       state.running.set(member, options.worker);
       claimed.push(member);
     }
@@ -282,48 +324,44 @@ export class MemoryStore implements Store {
   }
 
   private swarmState(swarm: string, ttlSec: number): SwarmState {
-    const existing = this.live(this.swarms, swarm);
-    if (existing) return existing.value;
+    const existing = this.swarms.get(swarm);
+    if (existing) return existing;
     const state: SwarmState = {
-      queue: [], head: 0, members: [], running: new Map(), finished: new Set(), results: new Map(), done: 0, failed: 0, closed: false,
+      queue: [], head: 0, queued: new Set(), members: [], running: new Map(), finished: new Set(), results: new Map(), done: 0, failed: 0, closed: false,
     };
-    const recordEntry = this.live(this.records, swarm);
-    this.swarms.set(swarm, { value: state, expiresAt: recordEntry?.expiresAt ?? this.expiry(ttlSec) });
+    this.swarms.set(swarm, state, this.records.entry(swarm)?.expiresAt ?? this.expiry(ttlSec));
     return state;
   }
 
   private lockedAgainst(key: string, holder: string | undefined): boolean {
-    const lock = this.live(this.locks, key);
-    return lock !== undefined && lock.value !== holder;
+    const lock = this.locks.get(key);
+    return lock !== undefined && lock !== holder;
   }
 
   private setExpiry(key: string, ttlSec: number): void {
     const expiresAt = this.expiry(ttlSec);
-    for (const map of [this.records, this.swarms] as Map<string, Entry<unknown>>[]) {
-      const entry = this.live(map, key);
-      if (entry) entry.expiresAt = expiresAt;
-    }
+    this.records.expire(key, expiresAt);
+    this.swarms.expire(key, expiresAt);
   }
 
   private expiry(ttlSec: number): number {
     return this.now() + ttlSec * 1000;
   }
 
-  private live<T>(map: Map<string, Entry<T>>, key: string): Entry<T> | undefined {
-    const entry = map.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      map.delete(key);
-      return undefined;
+  /** Purges when due; starts the purge timer on first use (unref'd: it never keeps a process alive). */
+  private tick(): void {
+    if (!this.timer) {
+      this.timer = setInterval(() => this.purgeExpired(), this.purgeEveryMs);
+      this.timer.unref();
     }
-    return entry;
+    if (this.now() >= this.nextPurgeAt) this.purgeExpired();
   }
 }
 
 function counts(state: SwarmState): SwarmCounts {
   return {
     total: state.members.length,
-    queued: state.queue.length - state.head,
+    queued: state.queued.size,
     running: state.running.size,
     done: state.done,
     failed: state.failed,

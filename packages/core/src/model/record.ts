@@ -21,6 +21,7 @@ const ErrorInfoSchema = Type.Object({
   name: Type.String(),
   message: Type.String(),
   code: Type.Optional(Type.String()),
+  stack: Type.Optional(Type.String()),
   attempts: Type.Number(),
 });
 
@@ -79,7 +80,12 @@ export type RecordField = keyof SignatureRecord;
  * `CorruptRecordError` naming the key, never a crash further in.
  */
 export function parseRecord(value: unknown, key: string): SignatureRecord {
-  if (checkRecord.Check(value)) return value;
+  if (checkRecord.Check(value)) {
+    // A record must be the one asked for: a foreign or tampered `key` field would
+    // make deletion and cancel act on another signature.
+    if (value.key === key) return value;
+    throw new CorruptRecordError(`stored value under "${key}" names another signature ("${value.key}")`, { details: { key, stored: value.key } });
+  }
   const first = [...checkRecord.Errors(value)][0];
   const where = first ? `${first.instancePath || '/'} ${first.message}` : 'not an object';
   throw new CorruptRecordError(`stored value under "${key}" is not a valid signature record: ${where}`, {

@@ -71,6 +71,8 @@ export interface ClaimOptions {
   worker: string;
   /** claim at most this many in this step (the worker's free capacity). Default: no limit. */
   limit?: number;
+  /** claim nothing once this many members have failed (the swarm's stopAfterNFailures). */
+  stopAfterFailures?: number;
   ttlSec: number;
 }
 
@@ -123,7 +125,11 @@ export interface Store {
   swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult>;
   /** Moves queued members into free slots, up to maxConcurrency running. */
   swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]>;
-  /** Records a member's end once: frees its slot, counts it, keeps its result, then claims freed slots. */
+  /**
+   * Records a member's end once: frees its slot (or, for a member that ends while
+   * queued, e.g. canceled, takes it out of the queue so it never takes a slot),
+   * counts it, keeps its result, then claims freed slots.
+   */
   swarmFinish(
     swarm: string,
     member: string,

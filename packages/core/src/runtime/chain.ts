@@ -7,7 +7,7 @@
  * only moves by a conditional write, and a member starts at most once.
  */
 import { InvalidTransitionError } from '../errors';
-import { deepMerge } from './message';
+import { containerMessage } from './message';
 import { startSignature } from './dispatch';
 import type { Runtime } from './runtime';
 import { expireTree, outcomeOf, settle } from './settle';
@@ -55,7 +55,7 @@ async function advance(rt: Runtime, chainKey: string): Promise<void> {
     const pausedWithoutMessage = (member.status === 'suspended' || member.status === 'interrupted') && !member.message;
     if (due || pausedWithoutMessage) {
       // A paused member keeps the message for its resume.
-      const message = cursor === 0 ? deepMerge(chain.message?.value, chain.kwargs) : previous?.result?.value;
+      const message = cursor === 0 ? containerMessage(chain) : previous?.result?.value;
       try {
         await startSignature(rt, member.key, message, 'runtime');
       } catch (error) {

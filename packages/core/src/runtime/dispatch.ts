@@ -6,6 +6,7 @@
 import type { SignatureRecord } from '../model/record';
 import type { DispatchRequest } from '../ports/engine';
 import { advanceChain } from './chain';
+import { containerMessage } from './message';
 import { SIGNATURE_KEY, type Runtime } from './runtime';
 import { fillSwarm } from './swarm';
 
@@ -39,7 +40,7 @@ async function start(rt: Runtime, key: string, message: unknown, caller: 'user' 
 /** Hands a stamped task record to the engine; undoes the stamp if the engine refuses. */
 export async function sendTask(rt: Runtime, record: SignatureRecord, message: unknown, stampedAt: number): Promise<void> {
   try {
-    await rt.engine.dispatch(runRequest(rt, record, message));
+    await rt.engine.dispatch(runRequest(rt, record, message, inheritsMessage(record)));
   } catch (error) {
     // the stamp is undone; if even that fails, the next sweep sends it
     await rt.guard([record.key], () => rt.store.updateRecord(record.key, { expect: { dispatchedAt: stampedAt }, unset: ['dispatchedAt'] }));
@@ -47,11 +48,29 @@ export async function sendTask(rt: Runtime, record: SignatureRecord, message: un
   }
 }
 
-/** A run of a task signature: the message as input, the signature key as metadata. */
-function runRequest(rt: Runtime, record: SignatureRecord, message: unknown): DispatchRequest {
+/**
+ * A swarm member's message is its swarm's, stored once on the swarm; the member
+ * keeps none of its own (a large message would otherwise be copied into every member).
+ */
+function inheritsMessage(record: SignatureRecord): boolean {
+  return record.message === undefined;
+}
+
+/** The message to send a task again (resume, recovery): its own, or its swarm's. */
+export async function messageFor(rt: Runtime, record: SignatureRecord): Promise<unknown> {
+  if (record.message) return record.message.value;
+  const parent = record.parent ? await rt.swarmView(record.parent) : null;
+  return parent?.kind === 'swarm' ? containerMessage(parent) : undefined;
+}
+
+/**
+ * A run of a task signature: the message as input, the signature key as metadata.
+ * `inherited`: the message is the member's swarm's, so the run does not store it.
+ */
+function runRequest(rt: Runtime, record: SignatureRecord, message: unknown, inherited = false): DispatchRequest {
   return {
     task: record.taskName,
-    input: { message: message === undefined ? null : message },
+    input: { message: message === undefined ? null : message, ...(inherited ? { inherited: true } : {}) },
     metadata: { [SIGNATURE_KEY]: record.key },
     priority: rt.registry.get(record.taskName)?.options.priority,
   };
@@ -60,7 +79,7 @@ function runRequest(rt: Runtime, record: SignatureRecord, message: unknown): Dis
 /** Sends swarm members that were just given slots: tasks in one engine call, containers one by one. */
 export async function sendSwarmMembers(rt: Runtime, members: readonly SignatureRecord[], message: unknown): Promise<void> {
   const tasks = members.filter((m) => m.kind === 'task');
-  if (tasks.length > 0) await rt.engine.dispatchMany(tasks.map((m) => runRequest(rt, m, message)));
+  if (tasks.length > 0) await rt.engine.dispatchMany(tasks.map((m) => runRequest(rt, m, message, true)));
   for (const container of members.filter((m) => m.kind !== 'task')) {
     await startSignature(rt, container.key, message, 'runtime').catch((error) =>
       rt.log.warn('could not start a nested container in a swarm', { key: container.key, error: String(error) }),

@@ -7,7 +7,7 @@ import type { Effect } from '../model/lifecycle';
 import { isFinished } from '../model/status';
 import type { SignatureRecord } from '../model/record';
 import { advanceChain } from './chain';
-import { sendTask } from './dispatch';
+import { messageFor, sendTask } from './dispatch';
 import type { Runtime } from './runtime';
 import { fillSwarm, onSwarmMemberEnd } from './swarm';
 import { collectTree } from './tree';
@@ -64,14 +64,16 @@ async function carryOut(rt: Runtime, effect: Effect, before: SignatureRecord, re
       if (record.kind === 'swarm') await fillSwarm(rt, record);
       return;
     case 'replay':
-      if (record.kind === 'task' && record.message && record.status === 'pending') {
+      // Sent again if it was ever sent: its own message kept, or (a swarm member) its swarm's.
+      if (record.kind === 'task' && (record.message || record.dispatchedAt !== undefined) && record.status === 'pending') {
+        const message = await messageFor(rt, record);
         const stampedAt = Date.now();
         const stamped = await rt.store.updateRecord(record.key, {
           expect: { status: ['pending'] },
           set: { dispatchedAt: stampedAt, worker: rt.workerId },
           track: true,
         });
-        if (stamped.ok) await sendTask(rt, stamped.record, record.message.value, stampedAt);
+        if (stamped.ok) await sendTask(rt, stamped.record, message, stampedAt);
       }
       return;
     case 'deleteTree':

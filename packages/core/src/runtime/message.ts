@@ -4,6 +4,8 @@
  * are merged over it, kwargs winning on conflict.
  */
 import { InvalidInputError } from '../errors';
+import type { SignatureRecord } from '../model/record';
+import { decodeValue, encodeValue } from '../model/values';
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -30,4 +32,12 @@ export function buildInput(taskName: string, message: unknown, kwargs: Record<st
     `task "${taskName}" was sent a ${Array.isArray(message) ? 'list' : typeof message} and has bound kwargs; ` +
       `declare a messageField on the task so the message has a place in its input`,
   );
+}
+
+/**
+ * The message a container hands its members: its own message with its kwargs
+ * merged over. Both are stored encoded; the merge is of the values they stand for.
+ */
+export function containerMessage(container: SignatureRecord): unknown {
+  return encodeValue(deepMerge(decodeValue(container.message?.value), decodeValue(container.kwargs)), 'the message');
 }

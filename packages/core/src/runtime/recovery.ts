@@ -9,11 +9,12 @@
  * not settled -> settled; active chains and swarms -> moved on; suspended -> kept;
  * failed -> skipped.
  */
+import { CorruptRecordError } from '../errors';
 import type { SignatureRecord } from '../model/record';
 import { advanceChain } from './chain';
 import { sendSwarmMembers, sendTask } from './dispatch';
 import { deleteTree } from './lifecycle';
-import { deepMerge } from './message';
+import { containerMessage } from './message';
 import { sleep, type Runtime } from './runtime';
 import { outcomeOf, settle } from './settle';
 import { fillSwarm, onSwarmMemberEnd } from './swarm';
@@ -42,10 +43,12 @@ export interface SweepReport {
   deleted: string[];
   /** records that could not be handled, with the reason. */
   failures: { key: string; error: string }[];
+  /** records that cannot be read (corrupt or foreign values): skipped, logged once. */
+  corrupt: { key: string; error: string }[];
 }
 
 export async function sweep(rt: Runtime, options: SweepOptions = {}): Promise<SweepReport> {
-  const report: SweepReport = { resumed: [], started: [], kept: [], settled: [], continued: [], deleted: [], failures: [] };
+  const report: SweepReport = { resumed: [], started: [], kept: [], settled: [], continued: [], deleted: [], failures: [], corrupt: [] };
   const live = await rt.store.liveWorkers();
   const suspects = new Set(rt.suspects);
   rt.suspects.clear();
@@ -59,8 +62,14 @@ export async function sweep(rt: Runtime, options: SweepOptions = {}): Promise<Sw
     do {
       const page = await rt.store.listOpen(cursor, 200);
       cursor = page.cursor;
-      for (const record of await rt.store.getRecords(page.keys)) {
+      for (const [i, record] of (await rt.readEach(page.keys)).entries()) {
         if (!record) continue;
+        if (record instanceof CorruptRecordError) {
+          // One unreadable record must not stop the recovery of all the others.
+          rt.reportCorrupt(page.keys[i]!, record);
+          report.corrupt.push({ key: page.keys[i]!, error: record.message });
+          continue;
+        }
         try {
           await recoverOne(rt, record, { dead, orphaned, suspects }, options, report);
         } catch (error) {
@@ -140,12 +149,16 @@ async function backToPending(rt: Runtime, record: SignatureRecord, stamp: Partia
  * is turned away at its start), one running here is left alone.
  */
 async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, report: SweepReport) {
-  const message = deepMerge(swarm.message?.value, swarm.kwargs);
+  const message = containerMessage(swarm);
   const suspect = judge.suspects.has(swarm.key);
   for (const slot of await rt.store.swarmRunning(swarm.key)) {
     const mineInDoubt = slot.worker === rt.workerId && (suspect || judge.suspects.has(slot.member));
     if (!judge.dead(slot.worker) && !mineInDoubt) continue;
-    const member = await rt.store.getRecord(slot.member);
+    const member = await rt.store.getRecord(slot.member).catch((error: unknown) => {
+      if (!(error instanceof CorruptRecordError)) throw error;
+      rt.reportCorrupt(slot.member, error);
+      return null; // unreadable: counted as failed, like a member that is gone
+    });
     if (!member) {
       await onSwarmMemberEnd(rt, swarm, slot.member, { ok: false });
       continue;

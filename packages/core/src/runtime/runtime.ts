@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ttlFor, type ResolvedConfig } from '../config';
-import { SignatureLockedError, SignatureNotFoundError } from '../errors';
+import { CorruptRecordError, SignatureLockedError, SignatureNotFoundError } from '../errors';
 import { decide, type Decision, type Operation } from '../model/lifecycle';
 import type { SignatureRecord } from '../model/record';
 import { isFinished, type Kind } from '../model/status';
@@ -108,6 +108,36 @@ export class Runtime {
   }
 
   /**
+   * Reads records; a corrupt one comes back as its error instead of failing the
+   * whole read, so one bad record cannot stop work on the others.
+   */
+  async readEach(keys: readonly string[]): Promise<(SignatureRecord | null | CorruptRecordError)[]> {
+    try {
+      return await this.store.getRecords(keys);
+    } catch (error) {
+      if (!(error instanceof CorruptRecordError)) throw error;
+      return Promise.all(
+        keys.map((key) =>
+          this.store.getRecord(key).catch((e: unknown) => {
+            if (e instanceof CorruptRecordError) return e;
+            throw e;
+          }),
+        ),
+      );
+    }
+  }
+
+  private readonly corruptSeen = new Set<string>();
+
+  /** Logs a corrupt record once per process, however often sweeps meet it. */
+  reportCorrupt(key: string, error: CorruptRecordError): void {
+    if (this.corruptSeen.has(key)) return;
+    if (this.corruptSeen.size > 10_000) this.corruptSeen.clear();
+    this.corruptSeen.add(key);
+    this.log.error('a stored record is corrupt and is skipped; mf.delete(key, { force: true }) removes it', { key, error: error.message });
+  }
+
+  /**
    * A container record for routing a member's end. A running swarm's config,
    * kwargs and message never change, so they are cached: members of a large swarm
    * then cost no read of the swarm record. Chains are read fresh.
@@ -117,7 +147,7 @@ export class Runtime {
     if (cached) return cached;
     const record = await this.store.getRecord(key);
     if (record?.kind === 'swarm' && record.status !== 'pending' && record.message) {
-      if (this.swarms.size >= 1000) this.swarms.delete(this.swarms.keys().next().value!);
+      if (this.swarms.size >= 100) this.swarms.delete(this.swarms.keys().next().value!);
       this.swarms.set(key, record);
     }
     return record;

@@ -4,9 +4,10 @@
  * workers never exceed the cap nor count a member twice. One member's whole life
  * costs a constant number of Store calls, whatever the swarm's size.
  */
+import { CorruptRecordError, describeError } from '../errors';
 import type { SignatureRecord } from '../model/record';
 import type { ClaimOptions, SwarmCounts } from '../ports/store';
-import { deepMerge } from './message';
+import { containerMessage } from './message';
 import { sendSwarmMembers } from './dispatch';
 import type { Runtime } from './runtime';
 import { settle } from './settle';
@@ -22,6 +23,7 @@ function claimOptions(rt: Runtime, swarm: SignatureRecord, freeing = false): Cla
     whenStatus: ['active'],
     worker: rt.workerId,
     ttlSec: rt.ttl('swarm', 'active'),
+    stopAfterFailures: swarm.swarm?.stopAfterNFailures,
     // at least one, so a swarm makes progress on a busy worker
     ...(capacity === undefined ? {} : { limit: Math.max(1, capacity + (freeing ? 1 : 0)) }),
   };
@@ -29,11 +31,13 @@ function claimOptions(rt: Runtime, swarm: SignatureRecord, freeing = false): Cla
 
 /** Gives free slots to queued members and sends them; ends the swarm if nothing is left to run. */
 export async function fillSwarm(rt: Runtime, swarm: SignatureRecord): Promise<void> {
-  await rt.guard([swarm.key], async () => {
-    const claimed = await rt.store.swarmClaim(swarm.key, claimOptions(rt, swarm));
-    await sendClaimed(rt, swarm, claimed);
-    await checkSwarmEnd(rt, swarm, await rt.store.swarmCounts(swarm.key));
-  });
+  await rt.guard([swarm.key], () =>
+    failOnCorruption(rt, swarm, async () => {
+      const claimed = await rt.store.swarmClaim(swarm.key, claimOptions(rt, swarm));
+      await sendClaimed(rt, swarm, claimed);
+      await checkSwarmEnd(rt, swarm, await rt.store.swarmCounts(swarm.key));
+    }),
+  );
 }
 
 export async function onSwarmMemberEnd(
@@ -42,21 +46,41 @@ export async function onSwarmMemberEnd(
   member: string,
   outcome: { ok: true; result: unknown } | { ok: false },
 ): Promise<void> {
-  await rt.guard([swarm.key, member], async () => {
-    const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm, true));
-    await sendClaimed(rt, swarm, finished.claimed);
-    await checkSwarmEnd(rt, swarm, finished.counts);
-  });
+  await rt.guard([swarm.key, member], () =>
+    failOnCorruption(rt, swarm, async () => {
+      const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm, true));
+      await sendClaimed(rt, swarm, finished.claimed);
+      await checkSwarmEnd(rt, swarm, finished.counts);
+    }),
+  );
+}
+
+/**
+ * A swarm whose own state cannot be read (a corrupt or foreign value under one of
+ * its keys) cannot go on: it fails with that error, so whoever waits for it learns
+ * why instead of waiting forever.
+ */
+async function failOnCorruption(rt: Runtime, swarm: SignatureRecord, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    if (!(error instanceof CorruptRecordError)) throw error;
+    rt.log.error('a swarm cannot go on: its stored state is corrupt', { key: swarm.key, error: error.message });
+    const ended = await rt.apply(swarm.key, 'fail', { caller: 'runtime', set: () => ({ error: describeError(error, 1) }) }).catch(() => undefined);
+    if (ended?.changed) await settle(rt, ended.record);
+    else throw error;
+  }
 }
 
 async function sendClaimed(rt: Runtime, swarm: SignatureRecord, claimed: readonly string[]): Promise<void> {
   if (claimed.length === 0) return;
-  const records = await rt.store.getRecords(claimed);
-  const present = records.filter((r): r is SignatureRecord => r !== null);
-  await sendSwarmMembers(rt, present, deepMerge(swarm.message?.value, swarm.kwargs));
-  // A member deleted while queued (canceled) can never end by itself: count it as failed.
+  const records = await rt.readEach(claimed);
+  const present = records.filter((r): r is SignatureRecord => r !== null && !(r instanceof CorruptRecordError));
+  await sendSwarmMembers(rt, present, containerMessage(swarm));
+  // A member gone (deleted, expired) or unreadable can never end by itself: count it as failed.
   for (const [i, record] of records.entries()) {
-    if (!record) await onSwarmMemberEnd(rt, swarm, claimed[i]!, { ok: false });
+    if (record instanceof CorruptRecordError) rt.reportCorrupt(claimed[i]!, record);
+    if (!record || record instanceof CorruptRecordError) await onSwarmMemberEnd(rt, swarm, claimed[i]!, { ok: false });
   }
 }
 
@@ -66,7 +90,7 @@ export async function checkSwarmEnd(rt: Runtime, swarm: SignatureRecord, counts:
   if (limit !== undefined && counts.failed >= limit) {
     const ended = await rt.apply(swarm.key, 'fail', {
       caller: 'runtime',
-      set: () => ({ error: { name: 'SwarmFailedError', message: `${counts.failed} members failed (stopAfterNFailures ${limit})`, attempts: 1 } }),
+      set: () => ({ error: { name: 'SwarmFailedError', code: 'SWARM_FAILED', message: `${counts.failed} members failed (stopAfterNFailures ${limit})`, attempts: 1 } }),
     });
     if (!ended.changed) return;
     await holdQueued(rt, swarm.key);

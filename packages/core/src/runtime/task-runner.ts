@@ -3,7 +3,8 @@
  * signature, runs the body only when the signature's status allows, and records
  * the outcome exactly once.
  */
-import { describeError, InvalidInputError, MageflowError, SignatureNotFoundError, TaskCanceledError } from '../errors';
+import { describeError, InvalidInputError, InvalidOutputError, MageflowError, SignatureNotFoundError, TaskCanceledError } from '../errors';
+import { decodeValue, encodeValue } from '../model/values';
 import type { EngineRun } from '../ports/engine';
 import type { SignatureRecord } from '../model/record';
 import { buildInput } from './message';
@@ -25,6 +26,9 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       return invoke(rt, task, run, run.input, undefined, view);
     }
     const message = (run.input as { message?: unknown } | null)?.message;
+    // A swarm member's message is its swarm's: the member notes that it was sent, not the message.
+    const inherited = (run.input as { inherited?: unknown } | null)?.inherited === true;
+    const kept = () => (inherited ? { dispatchedAt: Date.now() } : { message: box(message) });
 
     let begun;
     try {
@@ -34,9 +38,9 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
         attempt: run.attempt,
         set: (_, decision) =>
           decision.effects.includes('runBody')
-            ? { runId: run.runId, attempt: run.attempt, worker: rt.workerId, message: box(message) }
+            ? { runId: run.runId, attempt: run.attempt, worker: rt.workerId, ...kept() }
             : decision.effects.includes('holdMessage')
-              ? { message: box(message) }
+              ? kept()
               : {},
       });
     } catch (error) {
@@ -53,11 +57,14 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       return undefined;
     }
 
-    let result: unknown;
+    let stored: unknown;
     try {
-      const input = buildInput(task.name, message, record.kwargs, task.options.messageField);
+      const input = buildInput(task.name, decodeValue(message), decodeValue(record.kwargs) as Record<string, unknown>, task.options.messageField);
       task.validate(input);
-      result = await untilAborted(invoke(rt, task, run, input, record, view), run.signal);
+      const result = await untilAborted(invoke(rt, task, run, input, record, view), run.signal);
+      // A result that cannot be stored fails this run (once, without retry), here,
+      // where the body's failures are handled, never later while its end is recorded.
+      stored = encodeValue(result, `the result of task "${task.name}"`, InvalidOutputError);
     } catch (error) {
       if (error instanceof TaskCanceledError && run.signal.aborted) return undefined; // interrupted or cancelled: its status says so
       const final = error instanceof InvalidInputError || !isRetryableError(error) || run.attempt >= run.maxAttempts;
@@ -65,8 +72,8 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'fail', { error: describeError(error, run.attempt) }));
       throw nonRetryable(error);
     }
-    await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(result) }));
-    return result;
+    await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(stored) }));
+    return stored;
   };
 }
 

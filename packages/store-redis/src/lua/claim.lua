@@ -1,8 +1,10 @@
 -- Shared by swarm-claim and swarm-finish: moves queued members into free slots
 -- while the swarm record's status is one of the allowed ones.
--- rec, queue, running: keys; max: slots; allowed: encoded statuses; worker: holder;
--- limit: most to claim in this step (nil: no limit)
-local function claim(rec, queue, running, max, allowed, worker, limit)
+-- rec, counters, queue, running: keys; max: slots; allowed: encoded statuses; worker: holder;
+-- limit: most to claim in this step (nil: no limit); stopAfter: claim nothing once this
+-- many members failed (nil: no limit), so a failing step never hands its slot on
+local function claim(rec, counters, queue, running, max, allowed, worker, limit, stopAfter)
+  if stopAfter and tonumber(redis.call('HGET', counters, 'failed') or '0') >= stopAfter then return {} end
   local status = redis.call('HGET', rec, 'status')
   local ok = false
   for _, s in ipairs(allowed) do
