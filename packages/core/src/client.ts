@@ -158,8 +158,14 @@ export class Mageflow {
       name,
       options,
       sign: (signOptions) => this.sign(handle, signOptions),
-      run: (message, runOptions) => this.sign(handle).then((s) => s.run(message, runOptions)) as Promise<Awaited<O>>,
+      // The message is checked before the signature is stored: a refused message leaves nothing behind.
+      run: async (message?: I, runOptions?: RunOptions): Promise<Awaited<O>> => {
+        encodeValue(message, 'the message');
+        const signature = await this.sign(handle);
+        return (await signature.run(message, runOptions)) as Awaited<O>;
+      },
       runNoWait: async (message) => {
+        encodeValue(message, 'the message');
         const signature = await this.sign(handle);
         await signature.runNoWait(message);
         return signature;

@@ -9,6 +9,7 @@ export type { MageflowConfig, TtlConfig, SignatureTtlConfig, ParamConfig, Logger
 export { resolveConfig, ttlFor, type ResolvedConfig } from './config';
 export * from './errors';
 export { STATUSES, KINDS, FINISHED, isFinished, type Status, type Kind } from './model/status';
+export { encodeValue, decodeValue, MAX_DEPTH } from './model/values';
 export { SignatureRecordSchema, SwarmConfigSchema, parseRecord, type SignatureRecord, type SwarmConfig } from './model/record';
 export { decide, OPERATIONS, type Operation, type Effect, type Decision } from './model/lifecycle';
 export type * from './ports/store';

@@ -17,7 +17,7 @@ suite('on Hatchet', () => {
     'redis + hatchet',
     async () => {
       const h = storeUnder(uniqueId('mf-test-hatchet'));
-      return { store: h.store, engine: () => new HatchetEngine({ workerName: uniqueId('sc') }), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, cleanup: h.cleanup };
+      return { store: h.store, engine: () => new HatchetEngine({ workerName: uniqueId('sc') }), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, corrupt: h.corrupt, cleanup: h.cleanup };
     },
     { timeoutMs: 60_000 },
   );

@@ -41,6 +41,14 @@ export function storeUnder(prefix: string) {
       return out;
     },
     auditKey: (key: string) => store.keys.audit(key),
+    /** a raw value under a record key: the fields JSON-encoded as the store keeps them, or garbage. */
+    async corrupt(key: string, fields?: Record<string, unknown>): Promise<void> {
+      const redisKey = store.keys.record(key);
+      if (!fields) return void (await store.redis.hset(redisKey, 'kind', '"nonsense"', 'kwargs', '{not json'));
+      await store.redis.del(redisKey);
+      await store.redis.hset(redisKey, ...Object.entries(fields).flatMap(([f, v]) => [f, JSON.stringify(v)]));
+      await store.redis.expire(redisKey, 3600);
+    },
     async recordTtl(key: string): Promise<number | undefined> {
       const ttls = (await Promise.all(store.keys.owned(key).map((k) => store.redis.ttl(k)))).filter((t) => t !== -2);
       return ttls.length === 0 ? undefined : Math.max(...ttls);

@@ -16,14 +16,14 @@ suite('on Redis', () => {
     return {
       store: h.store,
       cleanup: h.cleanup,
-      corrupt: async (key) => void (await h.store.redis.hset(h.store.keys.record(key), 'kind', '"nonsense"', 'kwargs', '{not json')),
+      corrupt: h.corrupt,
       ttl: h.recordTtl,
     };
   });
 
   describeScenarios('redis + in-process', async () => {
     const h = storeUnder(uniqueId('mf-test-sc'));
-    return { store: h.store, engine: () => new InProcessEngine(), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, cleanup: h.cleanup };
+    return { store: h.store, engine: () => new InProcessEngine(), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, corrupt: h.corrupt, cleanup: h.cleanup };
   });
 
   const stores: ReturnType<typeof storeUnder>[] = [];

@@ -27,6 +27,7 @@ import {
   type ErrorCallbackMessage,
 } from '@mageflow/core';
 import { Recorder, delay, uniqueId, waitUntil } from './helpers';
+import { describeHardening } from './hardening';
 
 export interface ScenarioEnv {
   store: Store;
@@ -38,6 +39,11 @@ export interface ScenarioEnv {
   recordTtl?(key: string): Promise<number | undefined>;
   /** the stored name of a signature's audit log, which outlives the signature on purpose. */
   auditKey?(key: string): string;
+  /**
+   * Writes a raw value under a record key, bypassing every check: the fields given
+   * (each stored as the store stores a field), or, without fields, garbage.
+   */
+  corrupt?(key: string, fields?: Record<string, unknown>): Promise<void>;
   cleanup?(): Promise<void>;
 }
 export type ScenarioFactory = () => Promise<ScenarioEnv>;
@@ -708,6 +714,8 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
         if (env!.keysWithTtl) expect([...(await env!.keysWithTtl()).keys()]).toEqual([]);
       }, testTimeout);
     });
+
+    describeHardening({ setup, until, env: () => env!, wait, testTimeout });
 
     describe('time to live', () => {
       it('leaves no key without a TTL, and none above the configured maximum, after workflows finish', async () => {

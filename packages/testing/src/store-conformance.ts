@@ -9,8 +9,8 @@ import { delay, uniqueId } from './helpers';
 
 export interface StoreHarness {
   store: Store;
-  /** writes a value that is not a valid record under `key`. */
-  corrupt?(key: string): Promise<void>;
+  /** writes a raw value under a record key: these fields (stored as the store stores fields), or, without fields, garbage. */
+  corrupt?(key: string, fields?: Record<string, unknown>): Promise<void>;
   /** seconds left to live for `key` and everything the store keeps for it (undefined: gone). */
   ttl?(key: string): Promise<number | undefined>;
   cleanup?(): Promise<void>;
@@ -136,6 +136,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(new Set(mine)).toEqual(new Set(keys.slice(1)));
       });
 
+      it('keeps JSON values exactly: numbers to the last digit, unicode, quotes, empty lists and objects', async () => {
+        const value = {
+          precise: 0.1 + 0.2, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_VALUE, big: 1.7976931348623157e308, neg: -12.5e-10,
+          text: 'quote " backslash \\ newline \n tab \t nul \u0000 unicode ✓ 𝄞 lua %s %d [[ ]]',
+          empty: { list: [], object: {}, nested: [[], [{}]] }, nulls: [null, { n: null }], bool: [true, false],
+          tagged: { $mf: 'date', v: '2024-01-01T00:00:00.000Z' },
+        };
+        const r = record(key('json'), { kwargs: value, message: { value: [value] }, result: { value } });
+        await store.createRecords([r], { ttlSec: TTL, track: true });
+        expect(await store.getRecord(r.key)).toEqual(r);
+        const updated = await store.updateRecord(r.key, { set: { result: { value: { again: value } } } });
+        expect(updated).toMatchObject({ ok: true, record: { result: { value: { again: value } } } });
+        expect((await store.getRecord(r.key))!.result).toEqual({ value: { again: value } });
+      });
+
+      it('refuses a record whose stored key names another signature', async () => {
+        if (!h.corrupt) return;
+        await store.createRecords([record(key('a')), record(key('b'))], { ttlSec: TTL, track: true });
+        await h.corrupt(key('a'), { ...record(key('b')) });
+        await expect(store.getRecord(key('a'))).rejects.toMatchObject({ code: 'CORRUPT_RECORD', message: expect.stringContaining(key('b')) });
+        await expect(store.getRecords([key('b'), key('a')])).rejects.toBeInstanceOf(CorruptRecordError);
+        expect((await store.getRecord(key('b')))!.key).toBe(key('b'));
+      });
+
       it('gives a typed error naming the key for a corrupt record', async () => {
         if (!h.corrupt) return;
         await store.createRecords([record(key('bad'))], { ttlSec: TTL, track: true });
@@ -187,6 +211,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         for (const i of [3, 1, 0, 2]) await store.swarmFinish(swarmKey(), key(`m${i}`), { ok: true, result: i }, claim('w', 4));
         expect(await store.swarmResults(swarmKey())).toEqual([0, 1, 2, 3]);
         expect(await store.swarmMembers(swarmKey())).toEqual(members(4));
+      });
+
+      it('a member that ends while queued leaves the queue: counted once, never claimed', async () => {
+        await activeSwarm(4);
+        expect(await store.swarmClaim(swarmKey(), claim('w', 1))).toEqual([key('m0')]);
+        const gone = await store.swarmFinish(swarmKey(), key('m2'), { ok: false }, claim('w', 1));
+        expect(gone).toMatchObject({ counted: true, claimed: [], counts: { queued: 2, running: 1, failed: 1 } });
+        expect((await store.swarmFinish(swarmKey(), key('m2'), { ok: false }, claim('w', 1))).counted).toBe(false);
+        const next = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 0 }, claim('w', 1));
+        expect(next.claimed).toEqual([key('m1')]);
+        expect((await store.swarmFinish(swarmKey(), key('m1'), { ok: true, result: 1 }, claim('w', 1))).claimed).toEqual([key('m3')]);
+        expect(await store.swarmDrainQueue(swarmKey())).toEqual([]);
+        expect(await store.swarmCounts(swarmKey())).toMatchObject({ total: 4, queued: 0, running: 1, done: 2, failed: 1 });
+      });
+
+      it('claims nothing once stopAfterFailures members have failed, in the step that counts the failure', async () => {
+        await activeSwarm(5);
+        const stop = { ...claim('w', 2), stopAfterFailures: 2 };
+        expect(await store.swarmClaim(swarmKey(), stop)).toEqual([key('m0'), key('m1')]);
+        expect((await store.swarmFinish(swarmKey(), key('m0'), { ok: false }, stop)).claimed).toEqual([key('m2')]);
+        const second = await store.swarmFinish(swarmKey(), key('m1'), { ok: false }, stop);
+        expect(second).toMatchObject({ claimed: [], counts: { failed: 2, running: 1, queued: 2 } });
+        expect(await store.swarmClaim(swarmKey(), stop)).toEqual([]);
       });
 
       it('refuses members past maxTaskAllowed, all or none, and closes when reached', async () => {

@@ -6,14 +6,20 @@ import { describeEngineConformance, describeFaultTolerance, describeScenarios, d
 
 describeStoreConformance('memory', () => {
   const store = new MemoryStore();
-  return { store, corrupt: async (key) => store.corrupt(key, { key, kind: 'nonsense' }), ttl: async (key) => store.ttlOf(key) };
+  return { store, corrupt: async (key, fields) => store.corrupt(key, fields ?? { key, kind: 'nonsense' }), ttl: async (key) => store.ttlOf(key) };
 });
 
 describeEngineConformance('in-process', () => ({ engine: new InProcessEngine() }));
 
 describeScenarios('memory + in-process', async () => {
   const store = new MemoryStore();
-  return { store, engine: () => new InProcessEngine(), keysWithTtl: async () => store.keysWithTtl(), recordTtl: async (key) => store.ttlOf(key) };
+  return {
+    store,
+    engine: () => new InProcessEngine(),
+    keysWithTtl: async () => store.keysWithTtl(),
+    recordTtl: async (key) => store.ttlOf(key),
+    corrupt: async (key, fields) => store.corrupt(key, fields ?? { key, kind: 'nonsense' }),
+  };
 });
 
 describeFaultTolerance('memory + in-process', async () => ({ store: async () => new MemoryStore(), engine: () => new InProcessEngine() }));

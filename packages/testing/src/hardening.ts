@@ -1,0 +1,278 @@
+/**
+ * Scenarios of hostile and careless use: values a store cannot keep, records that
+ * cannot be read, cancels and failures racing a swarm's hand-over. Part of the
+ * scenario suite, so every Store + Engine pair runs them.
+ */
+import { describe, expect, it } from '@jest/globals';
+import Type from 'typebox';
+import { InvalidTransitionError, TaskFailedError, type ErrorCallbackMessage, type Mageflow, type MageflowConfig, type TaskContext, type TaskHandle } from '@mageflow/core';
+import { delay, type Recorder } from './helpers';
+import type { ScenarioEnv } from './scenarios';
+
+export interface ScenarioContext {
+  setup(config?: MageflowConfig): Promise<{
+    mf: Mageflow;
+    rec: Recorder;
+    t: (label: string) => string;
+    task: (label: string, fn?: (input: any, ctx?: TaskContext) => unknown, opts?: Parameters<Mageflow['task']>[2]) => TaskHandle<any, any>;
+  }>;
+  until<T>(check: () => T | Promise<T>, what: string): Promise<NonNullable<T>>;
+  env(): ScenarioEnv;
+  wait: number;
+  testTimeout: number;
+}
+
+/** What the run of a signature failed with, as its error callbacks see it. */
+async function failure(run: Promise<unknown>): Promise<ErrorCallbackMessage['error']> {
+  const error = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TaskFailedError);
+  return (error as TaskFailedError).details.error as ErrorCallbackMessage['error'];
+}
+
+export function describeHardening({ setup, until, env, wait, testTimeout }: ScenarioContext): void {
+  const storedKeys = async () => (env().keysWithTtl ? [...(await env().keysWithTtl!()).keys()].sort() : undefined);
+
+  describe('hardening', () => {
+    it('a result that cannot be stored fails the run once, naming the task and the path; error callbacks fire once', async () => {
+      const { mf, rec, t, task } = await setup({ sweepEveryMs: 200 });
+      const bad = task('bad', () => ({ ok: 1, f: () => 1 }));
+      const cyclic = task('cyclic', () => {
+        const value: Record<string, unknown> = {};
+        value.self = value;
+        return value;
+      });
+      const onErr = task('on-err');
+      const after = task('after');
+      const chainErr = task('chain-err');
+      await mf.start();
+      const sig = await mf.sign(bad, { errorCallbacks: [onErr] });
+      const error = await failure(sig.run({}, { timeoutMs: wait }));
+      expect(error).toMatchObject({ name: 'InvalidOutputError', code: 'INVALID_OUTPUT' });
+      expect(error.message).toContain(t('bad'));
+      expect(error.message).toContain('/f');
+      await until(() => rec.count('on-err') === 1, 'the error callback');
+      expect(((await failure(cyclic.run({}, { timeoutMs: wait }))).message)).toMatch(/cycle.*\/self/);
+      // the container moves on: the chain fails, the next member never runs
+      const chain = await mf.chain([bad, after], { error: chainErr });
+      await failure(chain.run({}, { timeoutMs: wait }));
+      await until(() => rec.count('chain-err') === 1, 'the chain error callback');
+      await delay(800); // several sweeps: nothing runs the body again
+      expect(rec.count('bad')).toBe(2);
+      expect(rec.count('on-err')).toBe(1);
+      expect(rec.count('after')).toBe(0);
+      expect((await mf.load(sig.key))!.status).toBe('failed');
+    }, testTimeout);
+
+    it('values come back as they went in: Date, BigInt, Map, Set, NaN, -0, undefined, RegExp, bytes', async () => {
+      const { mf, task } = await setup();
+      const echo = task('echo', (input) => input);
+      await mf.start();
+      const value = {
+        when: new Date('2024-01-02T03:04:05.678Z'),
+        big: 12345678901234567890n,
+        map: new Map<unknown, unknown>([['a', 1], [2, { b: [3] }]]),
+        set: new Set([1, 'two']),
+        nan: Number.NaN,
+        inf: -Infinity,
+        negZero: -0,
+        undef: undefined,
+        list: [undefined, 1, null],
+        re: /a+b/gi,
+        bytes: Buffer.from('hi'),
+        tagged: { $mf: 'a user key named like the codec tag', v: 1 },
+        precise: 0.1 + 0.2,
+        max: Number.MAX_SAFE_INTEGER,
+        text: 'quote " backslash \\ newline \n tab \t unicode ✓ 𝄞',
+        empty: { a: [], o: {} },
+      };
+      const sig = await mf.sign(echo, { kwargs: { k: value } });
+      expect(sig.kwargs).toStrictEqual({ k: value });
+      const out = (await sig.run({ m: value }, { timeoutMs: wait })) as { k: typeof value; m: typeof value };
+      expect(out).toStrictEqual({ k: value, m: value });
+      expect(Object.is(out.m.negZero, -0)).toBe(true);
+      expect('undef' in out.m).toBe(true);
+      expect((await mf.load(sig.key))!.result).toStrictEqual({ k: value, m: value });
+    }, testTimeout);
+
+    it('values that cannot be stored are refused before anything is written, naming the path', async () => {
+      const { mf, task } = await setup();
+      const echo = task('echo', (input) => input);
+      const typed = task('typed', (i) => i, { input: Type.Object({ n: Type.Number() }) });
+      const before = await storedKeys();
+      const cyclic: Record<string, unknown> = { a: 1 };
+      cyclic.self = cyclic;
+      let deep: Record<string, unknown> = {};
+      for (let i = 0; i < 300; i++) deep = { d: deep };
+      class Money {
+        amount = 1;
+      }
+      const refusals: [unknown, RegExp][] = [
+        [{ fn: () => 1 }, /function.*\/fn/],
+        [{ self: cyclic }, /cycle.*\/self\/self/],
+        [{ s: Symbol('x') }, /symbol.*\/s/],
+        [{ deep }, /deeper than/],
+        [{ money: new Money() }, /Money.*\/money/],
+      ];
+      for (const [kwargs, message] of refusals) {
+        await expect(mf.sign(echo, { kwargs: kwargs as Record<string, unknown> })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(message) });
+      }
+      await expect(echo.run(() => 1)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('function') });
+      await expect(echo.runNoWait({ at: cyclic })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      // all or none: a chain whose second member cannot be stored, a bulk add whose third cannot
+      await expect(mf.chain([echo, { task: echo, kwargs: { fn: () => 1 } }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(mf.swarm([echo, { task: typed, kwargs: { n: 'x' } }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(mf.swarm(['no-such-task'])).rejects.toMatchObject({ code: 'UNRECOGNIZED_TASK' });
+      expect(await storedKeys()).toEqual(before);
+      const swarm = await mf.swarm([]);
+      const swarmKeys = await storedKeys();
+      await expect(swarm.addTasks([echo, echo, { task: echo, kwargs: { fn: () => 1 } }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(await swarm.counts()).toMatchObject({ total: 0 });
+      expect(await storedKeys()).toEqual(swarmKeys);
+    }, testTimeout);
+
+    it('arguments that could not be read back are refused with a message naming them', async () => {
+      const { mf, task } = await setup();
+      const echo = task('echo', (input) => input);
+      const before = await storedKeys();
+      const refused: [Promise<unknown>, RegExp][] = [
+        [mf.sign(echo, { creationTime: 'not a date' as never }), /creationTime.*"not a date"/],
+        [mf.sign(echo, { creationTime: new Date('nope') }), /creationTime/],
+        [mf.sign(echo, { kwargs: 'str' as never }), /kwargs.*"str"/],
+        [mf.sign(echo, { kwargs: [1, 2] as never }), /kwargs.*list/],
+        [mf.sign(echo, { status: 'active' }), /pending or suspended.*"active"/],
+        [mf.chain([echo, null as never]), /chain member 1.*null/],
+        [mf.chain([echo, 42 as never]), /chain member 1.*number 42/],
+        [mf.swarm([echo], { config: { maxConcurrency: 0 } }), /maxConcurrency.*0/],
+      ];
+      for (const [call, message] of refused) await expect(call).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) });
+      expect(await storedKeys()).toEqual(before);
+      expect((await mf.sign(echo, { status: 'suspended', creationTime: new Date(1000) })).creationTime.getTime()).toBe(1000);
+    }, testTimeout);
+
+    it('a record naming another signature is corrupt: cancel and delete never touch the other; force delete removes it', async () => {
+      const { mf, task } = await setup();
+      if (!env().corrupt) return;
+      const work = task('work');
+      const a = await mf.sign(work);
+      const b = await mf.sign(work);
+      await env().corrupt!(a.key, { ...a.toJSON(), key: b.key });
+      await expect(mf.load(a.key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD', message: expect.stringContaining(a.key) });
+      await expect(mf.cancel(a.key, { confirm: true })).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+      await expect(mf.delete(a.key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+      expect((await mf.load(b.key))?.status).toBe('pending');
+      await mf.delete(a.key, { force: true });
+      expect(await mf.load(a.key)).toBeNull();
+      expect((await mf.load(b.key))?.status).toBe('pending');
+    }, testTimeout);
+
+    it('a sweep skips a corrupt record, reports it, and still resumes healthy orphans', async () => {
+      const { mf, rec, task } = await setup({ recoverOnStart: false });
+      if (!env().corrupt) return;
+      const work = task('work', () => 'resumed');
+      const bad = await mf.sign(work);
+      const orphan = await mf.sign(work);
+      // a run left by a worker that died mid-body
+      await env().store.updateRecord(orphan.key, {
+        set: { status: 'active', lastStatus: 'pending', worker: 'a-dead-worker', runId: 'run-of-the-dead', attempt: 1, message: { value: { from: 'before' } }, dispatchedAt: Date.now() },
+        track: true,
+      });
+      await env().store.updateRecord(bad.key, { set: {}, track: true });
+      await env().corrupt!(bad.key);
+      await mf.start();
+      const report = await mf.recover();
+      expect(report.corrupt.map((c) => c.key)).toEqual([bad.key]);
+      expect(report.resumed).toContain(orphan.key);
+      expect(await orphan.wait({ timeoutMs: wait })).toBe('resumed');
+      expect(rec.values('work')).toEqual([{ from: 'before' }]);
+      expect((await mf.recover()).corrupt.map((c) => c.key)).toEqual([bad.key]); // still reported, still skipped
+    }, testTimeout);
+
+    it('a queued swarm member that is canceled never runs nor takes a slot; the swarm still ends', async () => {
+      const { mf, rec, task } = await setup();
+      const slow = task('slow', async ({ i }: { i: number }) => (await delay(200), i));
+      await mf.start();
+      const members = await Promise.all([0, 1, 2, 3].map((i) => mf.sign(slow, { kwargs: { i } })));
+      const swarm = await mf.swarm(members, { config: { maxConcurrency: 1 } });
+      await swarm.close();
+      await swarm.runNoWait({});
+      await until(() => rec.count('slow') === 1, 'the first member to start');
+      await mf.cancel(members[1]!.key, { confirm: true });
+      expect(await swarm.wait({ timeoutMs: wait })).toEqual([0, 2, 3]);
+      expect(await swarm.counts()).toEqual({ total: 4, queued: 0, running: 0, done: 3, failed: 1, closed: true });
+      expect(rec.values('slow').map((v) => (v as { i: number }).i)).toEqual([0, 2, 3]);
+    }, testTimeout);
+
+    it('stopAfterNFailures: nothing starts once the threshold is reached; the failure has a code', async () => {
+      const { mf, rec, task } = await setup();
+      const fail = task('fail', async () => {
+        await delay(50);
+        throw new Error('no');
+      });
+      const onErr = task('on-err');
+      await mf.start();
+      const swarm = await mf.swarm(Array.from({ length: 10 }, () => fail), { config: { maxConcurrency: 2, stopAfterNFailures: 2 }, error: onErr });
+      await swarm.close();
+      const error = await failure(swarm.run({}, { timeoutMs: wait }));
+      expect(error).toMatchObject({ name: 'SwarmFailedError', code: 'SWARM_FAILED' });
+      await until(() => rec.count('on-err') === 1, 'the error callback');
+      await delay(400);
+      // members 0 and 1 start; 0's failure hands its slot to 2; 1's failure reaches the threshold: no more
+      expect(rec.count('fail')).toBe(3);
+      expect(rec.count('on-err')).toBe(1);
+    }, testTimeout);
+
+    it('what a task throws is kept: an object\'s code and message, a string, undefined; long messages are capped', async () => {
+      const { mf, task } = await setup();
+      const thrown: unknown[] = [{ code: 'E_CARD', message: 'card declined' }, 'a plain string', undefined, new Error('x'.repeat(20_000))];
+      await mf.start();
+      const errors = [];
+      for (const [i, value] of thrown.entries()) {
+        const thrower = task(`throws-${i}`, () => {
+          throw value;
+        });
+        errors.push(await failure(thrower.run({}, { timeoutMs: wait })));
+      }
+      expect(errors[0]).toMatchObject({ message: 'card declined', code: 'E_CARD', attempts: 1 });
+      expect(errors[1]).toMatchObject({ message: 'a plain string' });
+      expect(errors[2]).toMatchObject({ message: 'undefined was thrown' });
+      expect(errors[3]!.message.length).toBeLessThanOrEqual(4096);
+      expect(errors[3]!.stack!.length).toBeLessThanOrEqual(8192);
+    }, testTimeout);
+
+    it('repeating an operation is a no-op: resume twice, cancel twice (by handle and by key)', async () => {
+      const { mf, task } = await setup();
+      const work = task('work');
+      const sig = await mf.sign(work);
+      await sig.suspend();
+      await sig.suspend();
+      await sig.resume();
+      await sig.resume();
+      expect((await mf.load(sig.key))!.status).toBe('pending');
+      await sig.cancel({ confirm: true });
+      await sig.cancel({ confirm: true });
+      await mf.cancel(sig.key, { confirm: true });
+      expect(sig.status).toBe('canceled');
+      await expect(mf.suspend(sig.key)).rejects.toMatchObject({ code: 'SIGNATURE_NOT_FOUND' });
+      const done = await mf.sign(work);
+      await mf.start();
+      await done.run({}, { timeoutMs: wait });
+      await expect(done.resume()).rejects.toBeInstanceOf(InvalidTransitionError);
+    }, testTimeout);
+
+    it('a swarm keeps its message once: members do not copy it', async () => {
+      const { mf, rec, task } = await setup();
+      const member = task('member', ({ big, i }: { big: string; i: number }) => `${i}:${big.length}`);
+      await mf.start();
+      const members = await Promise.all([0, 1, 2].map((i) => mf.sign(member, { kwargs: { i } })));
+      const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 } });
+      await swarm.close();
+      const big = 'x'.repeat(100_000);
+      expect(await swarm.run({ big }, { timeoutMs: wait })).toEqual(['0:100000', '1:100000', '2:100000']);
+      expect(rec.count('member')).toBe(3);
+      for (const m of members) expect((await mf.load(m.key))!.toJSON().message).toBeUndefined();
+    }, testTimeout);
+  });
+}
