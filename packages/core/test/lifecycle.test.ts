@@ -66,6 +66,27 @@ describe('lifecycle state machine', () => {
     for (const row of Object.values(TASK)) expect(Object.keys(row).sort()).toEqual([...OPERATIONS].sort());
   });
 
+  describe('the rerun window', () => {
+    it('run() reruns a removed signature that never ran or has ended, of every kind; a finished container is reset first', () => {
+      expect(decide(recordIn('marked_for_deletion', 'task'), 'run')).toMatchObject({ status: 'pending', effects: ['dispatch'] });
+      const doneTask = { ...recordIn('marked_for_deletion', 'task'), lastStatus: 'done' as const };
+      expect(decide(doneTask, 'run')).toMatchObject({ status: 'pending', effects: ['dispatch'] });
+      for (const kind of ['chain', 'swarm'] as const) {
+        for (const last of ['done', 'failed', 'pending'] as const) {
+          expect(decide({ ...recordIn('marked_for_deletion', kind), lastStatus: last }, 'run')).toMatchObject({ status: 'active', effects: ['resetTree', 'dispatch'] });
+        }
+      }
+    });
+
+    it('run() refuses a signature that was running or paused when removed: resume() undoes that removal', () => {
+      for (const kind of ['task', 'chain', 'swarm'] as const) {
+        for (const last of ['active', 'suspended', 'interrupted'] as const) {
+          expect(() => decide({ ...recordIn('marked_for_deletion', kind), lastStatus: last }, 'run')).toThrow(/resume\(\) undoes the removal/);
+        }
+      }
+    });
+  });
+
   describe('remembers the status to resume to', () => {
     const task = (status: Status, extra: Partial<SignatureRecord> = {}) => ({ ...recordIn(status, 'task'), ...extra });
 

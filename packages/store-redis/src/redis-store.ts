@@ -225,6 +225,11 @@ export class RedisStore implements Store {
     return (await this.call(() => this.redis.mfSwarmReassign(1, this.keys.swarm(swarm).running, member, from, to), swarmSide(swarm))) === 1;
   }
 
+  async swarmReset(swarm: string): Promise<void> {
+    const s = this.keys.swarm(swarm);
+    await this.call(() => this.redis.mfSwarmReset(6, s.counters, s.queue, s.members, s.running, s.finished, s.results), swarmSide(swarm));
+  }
+
   async swarmDrainQueue(swarm: string): Promise<string[]> {
     return (await this.call(() => this.redis.mfSwarmDrain(1, this.keys.swarm(swarm).queue), swarmSide(swarm))) as string[];
   }

@@ -17,6 +17,7 @@ import swarmCounts from './lua/swarm-counts.lua';
 import swarmDrain from './lua/swarm-drain.lua';
 import swarmFinish from './lua/swarm-finish.lua';
 import swarmReassign from './lua/swarm-reassign.lua';
+import swarmReset from './lua/swarm-reset.lua';
 import unlock from './lua/unlock.lua';
 import updateRecord from './lua/update-record.lua';
 
@@ -33,6 +34,7 @@ export interface Scripts {
   mfSwarmCounts: Command;
   mfSwarmReassign: Command;
   mfSwarmDrain: Command;
+  mfSwarmReset: Command;
   mfLock: Command;
   mfUnlock: Command;
   mfHeartbeat: Command;
@@ -50,6 +52,7 @@ const SOURCES: Record<keyof Scripts, string> = {
   mfSwarmCounts: `${claim}\n${swarmCounts}`,
   mfSwarmReassign: swarmReassign,
   mfSwarmDrain: swarmDrain,
+  mfSwarmReset: swarmReset,
   mfLock: lock,
   mfUnlock: unlock,
   mfHeartbeat: heartbeat,

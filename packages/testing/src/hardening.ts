@@ -262,6 +262,41 @@ export function describeHardening({ setup, until, env, wait, testTimeout }: Scen
       await expect(done.resume()).rejects.toBeInstanceOf(InvalidTransitionError);
     }, testTimeout);
 
+    it('run() within the deletion window reruns a removed signature of every kind from the start', async () => {
+      const { mf, rec, task } = await setup();
+      const step = task('step', (n) => (typeof n === 'number' ? n + 1 : 1));
+      const member = task('member', ({ i }: { i: number }) => i * 10);
+      const onOk = task('on-ok');
+      await mf.start();
+      const single = await mf.sign(step, { successCallbacks: [onOk] });
+      expect(await single.run(1, { timeoutMs: wait })).toBe(2);
+      await single.remove();
+      expect(await single.run(10, { timeoutMs: wait })).toBe(11);
+      const chain = await mf.chain([step, step, step], { success: onOk });
+      expect(await chain.run(0, { timeoutMs: wait })).toBe(3);
+      await chain.remove();
+      expect(await chain.run(100, { timeoutMs: wait })).toBe(103);
+      const members = await Promise.all([1, 2, 3].map((i) => mf.sign(member, { kwargs: { i } })));
+      const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: onOk });
+      await swarm.close();
+      expect(await swarm.run({}, { timeoutMs: wait })).toEqual([10, 20, 30]);
+      await swarm.remove();
+      expect(await swarm.run({}, { timeoutMs: wait })).toEqual([10, 20, 30]);
+      expect(await swarm.counts()).toMatchObject({ total: 3, done: 3, failed: 0, queued: 0, running: 0 });
+      await until(() => rec.count('on-ok') === 6, 'every success callback, once per run');
+      expect(rec.count('step')).toBe(1 + 1 + 3 + 3);
+      expect(rec.count('member')).toBe(6);
+      for (const sig of [single, chain, swarm]) expect((await mf.load(sig.key))!.status).toBe('done');
+      // removed while running: run() is refused, resume() undoes the removal
+      const slow = task('slow', async () => (await delay(300), 'slow done'));
+      const running = await slow.runNoWait({});
+      await until(() => rec.count('slow') === 1, 'the slow task to start');
+      await running.remove();
+      await expect(running.runNoWait({})).rejects.toBeInstanceOf(InvalidTransitionError);
+      await running.resume();
+      expect(await running.wait({ timeoutMs: wait })).toBe('slow done');
+    }, testTimeout);
+
     it('a swarm keeps its message once: members do not copy it', async () => {
       const { mf, rec, task } = await setup();
       const member = task('member', ({ big, i }: { big: string; i: number }) => `${i}:${big.length}`);

@@ -226,6 +226,20 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(await store.swarmCounts(swarmKey())).toMatchObject({ total: 4, queued: 0, running: 1, done: 2, failed: 1 });
       });
 
+      it('a reset puts every member back in the queue in order, with counts and results cleared, closed kept', async () => {
+        await activeSwarm(3);
+        await store.swarmClose(swarmKey());
+        await store.swarmClaim(swarmKey(), claim('w', 2));
+        await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 0 }, claim('w', 2));
+        await store.swarmFinish(swarmKey(), key('m1'), { ok: false }, claim('w', 2));
+        await store.swarmReset(swarmKey());
+        expect(await store.swarmCounts(swarmKey())).toEqual({ total: 3, queued: 3, running: 0, done: 0, failed: 0, closed: true });
+        expect(await store.swarmResults(swarmKey())).toEqual([]);
+        expect(await store.swarmClaim(swarmKey(), claim('w', 5))).toEqual(members(3));
+        expect((await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 'again' }, claim('w', 5))).counted).toBe(true);
+        expect(await store.swarmResults(swarmKey())).toEqual(['again']);
+      });
+
       it('claims nothing once stopAfterFailures members have failed, in the step that counts the failure', async () => {
         await activeSwarm(5);
         const stop = { ...claim('w', 2), stopAfterFailures: 2 };

@@ -217,6 +217,19 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async swarmReset(swarm: string): Promise<void> {
+    const state = this.swarms.get(swarm);
+    if (!state) return;
+    state.queue = [...state.members];
+    state.head = 0;
+    state.queued = new Set(state.members);
+    state.running.clear();
+    state.finished.clear();
+    state.results.clear();
+    state.done = 0;
+    state.failed = 0;
+  }
+
   async swarmDrainQueue(swarm: string): Promise<string[]> {
     const state = this.swarms.get(swarm);
     if (!state) return [];

@@ -36,6 +36,7 @@ export type Effect =
   | 'continue' // container: dispatch whatever is due (chain cursor, free swarm slots)
   | 'replay' // task: dispatch again from the held message, if it was ever dispatched
   | 'deleteTree' // cancel: stop runs, delete it with members and callbacks, write the audit record
+  | 'resetTree' // rerun of a finished container: members and callbacks back to pending (before it starts again)
   | 'markTree'; // remove: mark it, its members and its callbacks for deletion
 
 type To = Status | 'same' | 'last';
@@ -56,7 +57,7 @@ const TABLE: Record<Status, Record<Operation, Rule>> = {
   done:        { run: invalid, begin: go('same', 'skipRun', 'settle'), succeed: go('same'), fail: go('same'), suspend: invalid, interrupt: invalid, resume: invalid, cancel: go('canceled', 'deleteTree'), remove: go('marked_for_deletion', 'markTree') },
   failed:      { run: invalid, begin: go('same', 'skipRun', 'settle'), succeed: go('same'), fail: go('same'), suspend: invalid, interrupt: invalid, resume: invalid, cancel: go('canceled', 'deleteTree'), remove: go('marked_for_deletion', 'markTree') },
   canceled:    { run: invalid, begin: go('same', 'skipRun'), succeed: go('same'), fail: go('same'), suspend: invalid, interrupt: invalid, resume: invalid, cancel: go('same'), remove: invalid },
-  marked_for_deletion: { run: byKind(go('pending', 'dispatch'), invalid), begin: go('same', 'skipRun'), succeed: go('same', 'settle'), fail: go('same', 'settle'), suspend: invalid, interrupt: invalid, resume: go('last'), cancel: go('canceled', 'deleteTree'), remove: go('same') },
+  marked_for_deletion: { run: byKind(go('pending', 'dispatch'), go('active', 'resetTree', 'dispatch')), begin: go('same', 'skipRun'), succeed: go('same', 'settle'), fail: go('same', 'settle'), suspend: invalid, interrupt: invalid, resume: go('last'), cancel: go('canceled', 'deleteTree'), remove: go('same') },
 };
 
 export interface Decision {
@@ -66,6 +67,9 @@ export interface Decision {
   lastStatus: Status | undefined;
   effects: readonly Effect[];
 }
+
+/** What a removed signature may have been for run() to run it again within its deletion window. */
+const RERUNNABLE: readonly Status[] = ['pending', 'done', 'failed'];
 
 /** The only states from which resume() goes back: the live ones. */
 const LIVE: readonly Status[] = ['pending', 'active'];
@@ -95,6 +99,12 @@ export function decide(record: SignatureRecord, op: Operation, context: DecideCo
     // A run already going when the signature was marked completes normally.
     if (record.lastStatus !== 'active') return { status: record.status, lastStatus: record.lastStatus, effects: [] };
     return { status: record.status, lastStatus: op === 'succeed' ? 'done' : 'failed', effects: rule.effects };
+  }
+  if (op === 'run' && record.status === 'marked_for_deletion' && !RERUNNABLE.includes(record.lastStatus ?? 'pending')) {
+    // The rerun window is for signatures that never ran or have ended, of every kind.
+    throw new InvalidTransitionError(`cannot run ${describe(record)}: it was ${record.lastStatus} when removed; resume() undoes the removal`, {
+      details: { key: record.key, status: record.status, op },
+    });
   }
   if (op === 'run' && record.kind === 'task' && record.status === 'pending' && record.dispatchedAt !== undefined) {
     throw new InvalidTransitionError(`${describe(record)} was already dispatched; it cannot run twice`, {

@@ -142,6 +142,8 @@ export interface Store {
   swarmRunning(swarm: string): Promise<SlotHolder[]>;
   /** Gives a member's slot to another worker if `from` still holds it. */
   swarmReassign(swarm: string, member: string, from: string, to: string): Promise<boolean>;
+  /** Puts every member back in the queue in the order added, and clears slots, counts and results (a rerun); `closed` is kept. */
+  swarmReset(swarm: string): Promise<void>;
   /** Removes and returns every queued member. */
   swarmDrainQueue(swarm: string): Promise<string[]>;
   /** Every member ever added, in the order added. */

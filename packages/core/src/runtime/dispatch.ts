@@ -5,7 +5,9 @@
  */
 import type { SignatureRecord } from '../model/record';
 import type { DispatchRequest } from '../ports/engine';
+import { decide } from '../model/lifecycle';
 import { advanceChain } from './chain';
+import { resetTree } from './lifecycle';
 import { containerMessage } from './message';
 import { SIGNATURE_KEY, type Runtime } from './runtime';
 import { fillSwarm } from './swarm';
@@ -20,8 +22,13 @@ export async function startSignature(rt: Runtime, key: string, message: unknown,
 
 async function start(rt: Runtime, key: string, message: unknown, caller: 'user' | 'runtime'): Promise<void> {
   const now = Date.now();
+  const before = await rt.load(key);
+  // A finished container run again within its deletion window starts from scratch:
+  // its tree is reset while it is still marked, so nothing moves it on half-reset.
+  if (decide(before, 'run').effects.includes('resetTree')) await resetTree(rt, before);
   const applied = await rt.apply(key, 'run', {
     caller,
+    known: before,
     // A paused task only keeps the message, for resume to send.
     set: (before, decision) =>
       decision.effects.includes('holdMessage')
@@ -29,6 +36,8 @@ async function start(rt: Runtime, key: string, message: unknown, caller: 'user' 
         : { message: box(message), worker: rt.workerId, ...(before.kind === 'task' ? { dispatchedAt: now } : {}) },
     unset: ['deleteAt', 'settled', 'result', 'error'],
     track: true,
+    // a rerun within the deletion window lives the active TTL again
+    ttlSec: (b) => (b.status === 'marked_for_deletion' ? rt.ttl(b.kind, 'active') : undefined),
   });
   if (!applied.decision.effects.includes('dispatch')) return;
   const record = applied.record;

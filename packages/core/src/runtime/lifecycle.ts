@@ -129,6 +129,25 @@ export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'ca
   return tree.keys;
 }
 
+/**
+ * A rerun: every member and callback of a finished container back to pending with
+ * its active TTL, swarms' queues refilled, chains' cursors at 0. The root's status
+ * is left to the run that follows.
+ */
+export async function resetTree(rt: Runtime, root: SignatureRecord): Promise<void> {
+  const tree = await collectTree(rt, [root.key]);
+  for (const record of tree.records) {
+    const isRoot = record.key === root.key;
+    if (record.kind === 'swarm') await rt.store.swarmReset(record.key);
+    await rt.store.updateRecord(record.key, {
+      set: { ...(isRoot ? {} : { status: 'pending' as const }), ...(record.kind === 'chain' ? { cursor: 0 } : {}) },
+      unset: isRoot ? ['result', 'error', 'settled'] : ['lastStatus', 'result', 'error', 'runId', 'attempt', 'dispatchedAt', 'worker', 'settled', 'deleteAt', 'message'],
+      ttlSec: rt.ttl(record.kind, 'active'),
+    });
+    rt.forget(record.key);
+  }
+}
+
 /** remove(): members share the container's deletion window; callbacks are marked too. */
 async function markTree(rt: Runtime, record: SignatureRecord, options: RemoveOptions) {
   const ttl = rt.ttl(record.kind, 'done') + DELETE_GRACE_SEC;
