@@ -5,7 +5,6 @@
  */
 import type { SignatureRecord } from '../model/record';
 import type { DispatchRequest } from '../ports/engine';
-import { decide } from '../model/lifecycle';
 import { advanceChain } from './chain';
 import { resetTree } from './lifecycle';
 import { containerMessage } from './message';
@@ -22,13 +21,15 @@ export async function startSignature(rt: Runtime, key: string, message: unknown,
 
 async function start(rt: Runtime, key: string, message: unknown, caller: 'user' | 'runtime'): Promise<void> {
   const now = Date.now();
-  const before = await rt.load(key);
-  // A finished container run again within its deletion window starts from scratch:
-  // its tree is reset while it is still marked, so nothing moves it on half-reset.
-  if (decide(before, 'run').effects.includes('resetTree')) await resetTree(rt, before);
   const applied = await rt.apply(key, 'run', {
     caller,
-    known: before,
+    // The usual case, written without a read first: a task that was never sent.
+    guess: { kind: 'task', status: 'pending', dispatchedAt: null },
+    // A finished container run again within its deletion window starts from scratch:
+    // its tree is reset while it is still marked, so nothing moves it on half-reset.
+    beforeWrite: async (before, decision) => {
+      if (decision.effects.includes('resetTree')) await resetTree(rt, before);
+    },
     // A paused task only keeps the message, for resume to send.
     set: (before, decision) =>
       decision.effects.includes('holdMessage')

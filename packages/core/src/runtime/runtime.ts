@@ -37,9 +37,21 @@ export interface ApplyOptions {
   track?: boolean;
   /** a recent read of the record: saves the first read (the write is still conditional on it). */
   known?: SignatureRecord;
+  /**
+   * The state the record is most likely in: the first write is decided on it and
+   * made conditional on every field of it, saving the read; on a mismatch the store
+   * hands back the real record, which is decided on as usual. It must name every
+   * field the state machine reads for `op` (kind, status, and runId, attempt,
+   * dispatchedAt as they matter).
+   */
+  guess?: Guess;
+  /** work that must be done before the write, given the decision (it may run again if the write loses a race). */
+  beforeWrite?: (before: SignatureRecord, decision: Decision) => Promise<void>;
   /** time to live to set with the change, given the record (default: the done TTL when the signature ends). */
   ttlSec?: (before: SignatureRecord) => number | undefined;
 }
+
+export type Guess = Pick<SignatureRecord, 'kind' | 'status'> & { [F in 'runId' | 'attempt' | 'dispatchedAt']?: SignatureRecord[F] | null };
 
 export class Runtime {
   private readonly ended = new EventEmitter();
@@ -77,17 +89,21 @@ export class Runtime {
   async apply(key: string, op: Operation, options: ApplyOptions): Promise<Applied> {
     const lockDeadline = Date.now() + this.config.lockWaitMs;
     let known = options.known;
+    let guess = known ? undefined : options.guess;
     for (let round = 0; ; round++) {
-      const before = known ?? (await this.load(key));
+      const before = known ?? (guess ? guessed(key, guess) : await this.load(key));
+      const expectGuess = guess ? guessExpectation(guess) : undefined;
       known = undefined;
+      guess = undefined;
       const decision = decide(before, op, { runId: options.runId, attempt: options.attempt });
       const set = options.set?.(before, decision) ?? {};
       const statusChanged = decision.status !== before.status || decision.lastStatus !== before.lastStatus;
       if (!statusChanged && Object.keys(set).length === 0) return { before, record: before, decision, changed: false };
 
+      await options.beforeWrite?.(before, decision);
       const ends = isFinished(decision.status) && !isFinished(before.status);
       const result = await this.store.updateRecord(key, {
-        expect: { status: [before.status], ...options.expect },
+        expect: { status: [before.status], ...expectGuess, ...options.expect },
         set: { ...set, status: decision.status, ...(decision.lastStatus ? { lastStatus: decision.lastStatus } : {}) },
         unset: options.unset,
         ttlSec: options.ttlSec?.(before) ?? (ends ? this.ttl(before.kind, 'done') : undefined),
@@ -187,6 +203,22 @@ export class Runtime {
     this.ended.on(key, listener);
     return () => this.ended.off(key, listener);
   }
+}
+
+/** A stand-in record for deciding on a guess: only the guessed fields matter. */
+function guessed(key: string, guess: Guess): SignatureRecord {
+  const record: SignatureRecord = { key, kind: guess.kind, taskName: '', kwargs: {}, successCallbacks: [], errorCallbacks: [], status: guess.status, creationTime: 0 };
+  for (const field of ['runId', 'attempt', 'dispatchedAt'] as const) {
+    const value = guess[field];
+    if (value !== undefined && value !== null) (record as Record<string, unknown>)[field] = value;
+  }
+  return record;
+}
+
+function guessExpectation(guess: Guess): Expectation {
+  const expect: Expectation = { kind: guess.kind };
+  for (const field of ['runId', 'attempt', 'dispatchedAt'] as const) if (guess[field] !== undefined) expect[field] = guess[field];
+  return expect;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -36,6 +36,8 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
         caller: 'runtime',
         runId: run.runId,
         attempt: run.attempt,
+        // The usual case, written without a read first: a pending task no run holds yet.
+        guess: { kind: 'task', status: 'pending', runId: null },
         set: (_, decision) =>
           decision.effects.includes('runBody')
             ? { runId: run.runId, attempt: run.attempt, worker: rt.workerId, ...kept() }
