@@ -19,7 +19,7 @@ export function show(value: unknown): string {
 }
 
 /** A task name, a task handle, a signature, or (where `keys`) a signature key. */
-export function checkInput(input: unknown, where: string, _options: { keys: boolean }): void {
+export function checkInput(input: unknown, where: string): void {
   if (typeof input === 'string' && input.length > 0) return;
   if (typeof input === 'object' && input !== null && typeof (input as { key?: unknown }).key === 'string' && 'status' in input) return; // a Signature
   if (typeof input === 'object' && input !== null && typeof (input as { name?: unknown }).name === 'string' && typeof (input as { sign?: unknown }).sign === 'function') return; // a task handle

@@ -182,7 +182,7 @@ export class Mageflow {
 
   /** A signature: a task with bound kwargs and callbacks. */
   async sign(task: string | TaskHandle<any, any>, options: SignOptions = {}): Promise<TaskSignature> {
-    checkInput(task, 'mf.sign(task)', { keys: false });
+    checkInput(task, 'mf.sign(task)');
     checkOptions(options, 'mf.sign() options');
     const [prepared] = await this.internals.prepare([{ task, options }], undefined);
     await this.internals.commit([prepared!], undefined);
@@ -432,7 +432,7 @@ export class Internals {
   async callbacks(success: OneOrMany<SignatureInput> | undefined, error: OneOrMany<SignatureInput> | undefined, where = 'callback') {
     const list = (v: OneOrMany<SignatureInput> | undefined, label: string) => {
       const items = v === undefined ? [] : Array.isArray(v) ? v : [v as SignatureInput];
-      return items.map((task, i) => (checkInput(task, `${label} ${i}`, { keys: true }), { task, options: {} }));
+      return items.map((task, i) => (checkInput(task, `${label} ${i}`), { task, options: {} }));
     };
     const ok = await this.prepare(list(success, `success ${where}`), undefined);
     const bad = await this.prepare(list(error, `error ${where}`), undefined);

@@ -151,7 +151,7 @@ export class SwarmSignature extends Signature {
 
   /** Adds one member; it starts as soon as a slot is free if the swarm runs. */
   async addTask(task: SignatureInput, options: SignOptions = {}): Promise<string> {
-    checkInput(task, 'addTask(task)', { keys: true });
+    checkInput(task, 'addTask(task)');
     const [key] = await this.mf.internals.addToSwarm(this.key, [{ task, options }], {});
     return key!;
   }
@@ -202,9 +202,9 @@ export class SwarmSignature extends Signature {
 export function memberSpec(member: MemberInput, where = 'member'): { task: SignatureInput; options: SignOptions } {
   if (typeof member === 'object' && member !== null && !(member instanceof Signature) && 'task' in member && !('sign' in member)) {
     const { task, ...options } = member;
-    checkInput(task, `${where} (its task)`, { keys: true });
+    checkInput(task, `${where} (its task)`);
     return { task, options };
   }
-  checkInput(member, where, { keys: true });
+  checkInput(member, where);
   return { task: member as SignatureInput, options: {} };
 }
