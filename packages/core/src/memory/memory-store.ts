@@ -86,7 +86,13 @@ export class MemoryStore implements Store {
       keys.add(record.key);
     }
     // All or none: every copy is made before the first one is stored.
-    const copies = records.map((record) => structuredClone(record));
+    const copies = records.map((record) => {
+      try {
+        return this.valid(copyJson(record), record.key);
+      } catch (error) {
+        throw new InvalidArgumentError(`cannot create "${record.key}": ${(error as Error).message}`, { cause: error });
+      }
+    });
     const expiresAt = this.expiry(options.ttlSec);
     for (const copy of copies) {
       this.records.set(copy.key, copy, expiresAt);
@@ -96,7 +102,7 @@ export class MemoryStore implements Store {
 
   async getRecord(key: string): Promise<SignatureRecord | null> {
     const value = this.records.get(key);
-    return value === undefined ? null : parseRecord(structuredClone(value), key);
+    return value === undefined ? null : copyJson(this.valid(value, key));
   }
 
   async getRecords(keys: readonly string[]): Promise<(SignatureRecord | null)[]> {
@@ -107,18 +113,18 @@ export class MemoryStore implements Store {
     this.tick();
     const entry = this.records.entry(key);
     if (!entry) return { ok: false, reason: 'missing' };
-    const record = parseRecord(structuredClone(entry.value), key);
-    if (!matches(record, update.expect)) return { ok: false, reason: 'mismatch', record };
-    if (this.lockedAgainst(key, update.lockHolder)) return { ok: false, reason: 'locked', record };
+    const record = this.valid(entry.value, key);
+    if (!matches(record, update.expect)) return { ok: false, reason: 'mismatch', record: copyJson(record) };
+    if (this.lockedAgainst(key, update.lockHolder)) return { ok: false, reason: 'locked', record: copyJson(record) };
     const next: Record<string, unknown> = { ...record };
-    const set = structuredClone(update.set ?? {}); // copied whole before anything changes
+    const set = copyJson(update.set ?? {}); // copied whole before anything changes
     for (const [field, value] of Object.entries(set)) if (value !== undefined) next[field] = value;
     for (const field of update.unset ?? []) delete next[field];
-    entry.value = next;
+    entry.value = this.valid(next, key);
     if (update.ttlSec !== undefined) this.setExpiry(key, update.ttlSec);
     if (update.untrack) this.open.delete(key);
     if (update.track) this.open.add(key);
-    return { ok: true, record: structuredClone(next) as SignatureRecord };
+    return { ok: true, record: copyJson(next as SignatureRecord) };
   }
 
   async deleteRecords(keys: readonly string[], options: { lockHolder?: string } = {}) {
@@ -184,7 +190,7 @@ export class MemoryStore implements Store {
       if (!state.running.delete(member)) state.queued.delete(member);
       if (outcome.ok) {
         state.done += 1;
-        state.results.set(member, structuredClone(outcome.result));
+        state.results.set(member, copyJson(outcome.result));
       } else {
         state.failed += 1;
       }
@@ -247,7 +253,7 @@ export class MemoryStore implements Store {
   async swarmResults(swarm: string): Promise<unknown[]> {
     const state = this.swarms.get(swarm);
     if (!state) return [];
-    return state.members.filter((m) => state.results.has(m)).map((m) => structuredClone(state.results.get(m)));
+    return state.members.filter((m) => state.results.has(m)).map((m) => copyJson(state.results.get(m)));
   }
 
   // --- leases ----------------------------------------------------------------
@@ -278,11 +284,11 @@ export class MemoryStore implements Store {
   async audit(entry: AuditEntry, ttlSec: number): Promise<void> {
     this.tick();
     const existing = this.audits.get(entry.key) ?? [];
-    this.audits.set(entry.key, [...existing, structuredClone(entry)], this.expiry(ttlSec));
+    this.audits.set(entry.key, [...existing, copyJson(entry)], this.expiry(ttlSec));
   }
 
   async auditLog(key: string): Promise<AuditEntry[]> {
-    return structuredClone(this.audits.get(key) ?? []);
+    return copyJson(this.audits.get(key) ?? []);
   }
 
   async close(): Promise<void> {
@@ -346,6 +352,20 @@ export class MemoryStore implements Store {
     return state;
   }
 
+  /**
+   * Stored records are checked once per version (when written, or when first read
+   * after `corrupt()`), then trusted: reads only copy. A corrupt value is a
+   * CorruptRecordError naming the key, on every read.
+   */
+  private valid(value: unknown, key: string): SignatureRecord {
+    if (typeof value === 'object' && value !== null && this.checked.has(value)) return value as SignatureRecord;
+    const record = parseRecord(value, key);
+    this.checked.add(record);
+    return record;
+  }
+
+  private readonly checked = new WeakSet<object>();
+
   private lockedAgainst(key: string, holder: string | undefined): boolean {
     const lock = this.locks.get(key);
     return lock !== undefined && lock !== holder;
@@ -369,6 +389,28 @@ export class MemoryStore implements Store {
     }
     if (this.now() >= this.nextPurgeAt) this.purgeExpired();
   }
+}
+
+/**
+ * A deep copy of plain JSON data, which is all a store is handed (user values come
+ * encoded by the codec). Several times faster than structuredClone, and a value that
+ * is not JSON is refused, as a store that serializes would not keep it either.
+ */
+function copyJson<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i]);
+    return out as T;
+  }
+  const proto = Object.getPrototypeOf(value);
+  // any realm's Object.prototype: values made in another realm (a vm context, a test runner) are plain too
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+    throw new InvalidArgumentError(`the memory store keeps plain JSON data only, and was handed an instance of ${proto?.constructor?.name ?? 'a class'}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key]);
+  return out as T;
 }
 
 function counts(state: SwarmState): SwarmCounts {
