@@ -59,7 +59,17 @@ export class MageflowError extends Error {
   }
 }
 
-function codedError(code: MageflowErrorCode, retryable = true) {
+/**
+ * The constructor codedError returns. Spelled out so the published declarations
+ * name only our own types: left to inference, they would copy Node's
+ * ErrorConstructor statics (`NodeJS.CallSite`) and need @types/node.
+ */
+interface CodedErrorClass {
+  new (message: string, options?: MageflowErrorOptions): MageflowError;
+  readonly errorCode: MageflowErrorCode;
+}
+
+function codedError(code: MageflowErrorCode, retryable = true): CodedErrorClass {
   return class extends MageflowError {
     static readonly errorCode = code;
     constructor(message: string, options: MageflowErrorOptions = {}) {

@@ -5,7 +5,9 @@
  *   describeScenarios('redis + in-process', async () => ({ store, engine: () => new InProcessEngine(), cleanup }));
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import Type from 'typebox';
+// Input schemas below are written as plain JSON Schema, which is what typebox
+// builds: importing typebox (ESM-only) would break this package under jest's
+// CommonJS runtime, where users load it.
 import {
   InvalidTransitionError,
   Mageflow,
@@ -103,7 +105,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
     describe('tasks and callbacks', () => {
       it('runs a task and fires its success callbacks with the result', async () => {
         const { mf, rec, task } = await setup();
-        const add = task('add', ({ a, b }) => a + b, { input: Type.Object({ a: Type.Number(), b: Type.Number() }) });
+        const add = task('add', ({ a, b }) => a + b, { input: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] } });
         const onOk = task('on-ok');
         await mf.start();
         const sig = await mf.sign(add, { kwargs: { b: 2 }, successCallbacks: [onOk] });
@@ -156,7 +158,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
 
       it('invalid input fails before the body runs, with INVALID_INPUT for the error callbacks', async () => {
         const { mf, rec, task } = await setup();
-        const typed = task('typed', (i) => i, { input: Type.Object({ n: Type.Number() }), retries: 2 });
+        const typed = task('typed', (i) => i, { input: { type: 'object', properties: { n: { type: 'number' } }, required: ['n'] }, retries: 2 });
         const onErr = task('on-err');
         await mf.start();
         const sig = await mf.sign(typed, { errorCallbacks: [onErr] });
@@ -706,7 +708,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
 
       it('an unknown task, invalid kwargs, or a too-short chain raise typed errors and store nothing', async () => {
         const { mf, task } = await setup();
-        const typed = task('typed', (i) => i, { input: Type.Object({ n: Type.Number() }, { additionalProperties: false }) });
+        const typed = task('typed', (i) => i, { input: { type: 'object', properties: { n: { type: 'number' } }, required: ['n'], additionalProperties: false } });
         await expect(mf.sign('no-such-task')).rejects.toMatchObject({ code: 'UNRECOGNIZED_TASK' });
         await expect(mf.sign(typed, { kwargs: { n: 'x' } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
         await expect(mf.sign(typed, { kwargs: { other: 1 } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
