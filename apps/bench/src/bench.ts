@@ -21,6 +21,7 @@
  *                                              rounds alternating with ours (--rounds=N, default 3)
  */
 import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
@@ -39,6 +40,7 @@ const nameOf = (job: Job) => (job.kind === 'swarm' || job.kind === 'chain' ? `${
 // --- child ------------------------------------------------------------------------------
 
 async function child(job: Job) {
+  const loadAvg = round(loadavg()[0]!, 2); // the machine's load as the workload starts: other work skews every figure
   let figures: Figures;
   if (job.side === 'bullmq') {
     const peers = await import('./peers.js');
@@ -57,7 +59,9 @@ async function child(job: Job) {
     figures = await run(backend, job.size);
   }
   const peakRssMb = round(process.resourceUsage().maxRSS / 1024);
-  process.send!({ workload: nameOf(job), backend: job.side === 'bullmq' ? 'bullmq' : job.backend!, ...figures, peakRssMb });
+  const line = { workload: nameOf(job), backend: job.side === 'bullmq' ? 'bullmq' : job.backend!, ...figures, peakRssMb, loadAvg };
+  if (process.send) process.send(line);
+  else print(line); // run by hand: node dist/bench.js --child '{"side":"mageflow","kind":"chain","size":100,"backend":"memory+in-process"}'
 }
 
 // --- parent -----------------------------------------------------------------------------

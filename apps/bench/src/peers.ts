@@ -11,7 +11,7 @@
  */
 import { FlowProducer, Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { dropPrefix, REDIS_URL, redisCommands, round, signal, type Figures } from './util.js';
+import { dropPrefix, idleCommandsPerSec, REDIS_URL, redisCommands, round, signal, type Figures } from './util.js';
 
 function connectionOptions(): ConnectionOptions {
   const url = new URL(REDIS_URL);
@@ -57,6 +57,7 @@ export async function swarm(size: number): Promise<Figures> {
     const flows = new FlowProducer({ connection, prefix });
     try {
       await Promise.all([children.waitUntilReady(), parent.waitUntilReady(), flows.waitUntilReady()]);
+      const idle = await idleCommandsPerSec(commands);
       const before = await commands();
 
       const t0 = performance.now();
@@ -80,6 +81,7 @@ export async function swarm(size: number): Promise<Figures> {
         membersPerSec: round((size / wallMs) * 1000),
         msPerMember: round(wallMs / size, 4),
         redisCommandsPerMember: round((after - before - 1) / size, 2),
+        redisIdleCommandsPerSec: idle,
       };
     } finally {
       await Promise.all([children.close(), parent.close(), flows.close()]);
@@ -105,6 +107,7 @@ export async function chain(steps: number): Promise<Figures> {
     worker.on('completed', (_job, value) => (completedSteps++, value === steps && last.resolve(performance.now())));
     try {
       await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
+      const idle = await idleCommandsPerSec(commands);
       const before = await commands();
 
       const t0 = performance.now();
@@ -119,6 +122,7 @@ export async function chain(steps: number): Promise<Figures> {
         wallMs: round(wallMs),
         msPerStep: round(wallMs / steps, 3),
         redisCommandsPerStep: round((after - before - 1) / steps, 2),
+        redisIdleCommandsPerSec: idle,
       };
     } finally {
       await Promise.all([worker.close(), queue.close()]);

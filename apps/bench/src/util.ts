@@ -29,6 +29,17 @@ export async function redisCommands(redis: { info(section: string): Promise<stri
   return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
+/**
+ * Commands per second Redis runs while the workload waits, set up but idle, for 250 ms: other
+ * clients' commands and the workload's own idle traffic (a worker's blocking poll). INFO counts
+ * every client's commands, so what other clients send inflates the per-member counts too.
+ */
+export async function idleCommandsPerSec(read: () => Promise<number>): Promise<number> {
+  const first = await read();
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  return round(((await read()) - first - 1) * 4);
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type KeyScanner = { scan(...args: any[]): Promise<[string, string[]]>; unlink(...keys: string[]): Promise<number> };
 
@@ -46,13 +57,14 @@ export async function dropPrefix(redis: KeyScanner, prefix: string): Promise<voi
 export async function redisUnavailable(): Promise<string | undefined> {
   const { Redis } = await import('ioredis');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, connectTimeout: 2000 });
-  redis.on('error', () => undefined);
+  let cause: unknown;
+  redis.on('error', (error) => (cause ??= error));
   try {
     await redis.connect();
     await redis.ping();
     return undefined;
   } catch (error) {
-    return `no Redis at ${REDIS_URL}: ${String(error)}`;
+    return `no Redis at ${REDIS_URL}: ${String(cause ?? error)}`;
   } finally {
     redis.disconnect();
   }

@@ -4,7 +4,7 @@
  */
 import { Mageflow } from '@mageflow/core';
 import { hatchetClient, type Backend } from './backends.js';
-import { round, signal, WAIT_MS, type Figures } from './util.js';
+import { idleCommandsPerSec, round, signal, WAIT_MS, type Figures } from './util.js';
 
 async function client(backend: Backend) {
   const parts = await backend.connect();
@@ -12,8 +12,15 @@ async function client(backend: Backend) {
   return { mf, commands: parts.commands, close: async () => (await mf.stop(), await parts.close()) };
 }
 
+type Reading = { calls: number; redisCommands: number };
+
+/** Commands Redis runs for other clients meanwhile, where they can be counted. */
+async function background(commands: (() => Promise<Reading>) | undefined): Promise<Figures> {
+  return commands ? { redisIdleCommandsPerSec: await idleCommandsPerSec(async () => (await commands()).redisCommands) } : {};
+}
+
 /** Redis traffic between two readings: store calls (one round trip each) and commands Redis ran, per unit. */
-function perUnit(before: { calls: number; redisCommands: number } | undefined, after: typeof before, units: number, unit: string): Figures {
+function perUnit(before: Reading | undefined, after: Reading | undefined, units: number, unit: string): Figures {
   if (!before || !after) return {};
   return {
     [`roundTripsPer${unit}`]: round((after.calls - before.calls) / units, 2),
@@ -38,6 +45,7 @@ export async function swarm(backend: Backend, size: number): Promise<Figures> {
       return received;
     });
     await mf.start();
+    const idle = await background(commands);
     const before = await commands?.();
 
     const t0 = performance.now();
@@ -61,6 +69,7 @@ export async function swarm(backend: Backend, size: number): Promise<Figures> {
       membersPerSec: round((size / wallMs) * 1000),
       msPerMember: round(wallMs / size, 4),
       ...perUnit(before, after, size, 'Member'),
+      ...idle,
     };
   } finally {
     await close();
@@ -76,6 +85,7 @@ export async function chain(backend: Backend, steps: number): Promise<Figures> {
   try {
     const step = mf.task('step', async (n: number) => n + 1);
     await mf.start();
+    const idle = await background(commands);
     const before = await commands?.();
 
     const t0 = performance.now();
@@ -92,6 +102,7 @@ export async function chain(backend: Backend, steps: number): Promise<Figures> {
       creationMs: round(created - t0),
       msPerStep: round(wallMs / steps, 3),
       ...perUnit(before, after, steps, 'Step'),
+      ...idle,
     };
   } finally {
     await close();
