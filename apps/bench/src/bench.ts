@@ -3,9 +3,9 @@
  * a fresh child process, so its peak RSS is its own. Task bodies are no-ops, so the
  * figures are orchestration overhead.
  *
- *   swarm-N             N members at maxConcurrency 100 and a success callback that gets the N
- *                       results; from the first call until the callback ran (N = 10,000 and 100,000;
- *                       10,000 on Hatchet)
+ *   swarm-N             N members at maxConcurrency 100 (added 10,000 per addTasks call) and a
+ *                       success callback that gets the N results; from the first call until the
+ *                       callback ran (N = 10,000 and 100,000; 10,000 on Hatchet)
  *   chain-N             N sequential steps, step k gets k-1 and returns k; from creating the chain
  *                       until its run is done (N = 100, 1,000, 10,000; not 10,000 on Hatchet)
  *   create-signatures   mf.sign, 100 at a time
@@ -23,7 +23,7 @@
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
+import { dropLeftovers, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
 type Kind = 'swarm' | 'chain' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
 
@@ -81,7 +81,13 @@ async function runChild(job: Job, extra: Figures = {}): Promise<Figures> {
     proc.on('message', (m) => (result = m as Figures));
     proc.on('exit', (code, sig) => {
       clearTimeout(timer);
-      resolve(result ?? { workload: nameOf(job), backend: job.backend ?? 'bullmq', error: sig ? `killed by ${sig}` : `exit ${code}` });
+      const error = sig ? `killed by ${sig}` : `exit ${code}`;
+      if (result) return resolve(result);
+      // a child that died skipped its own clean-up: drop what it left in Redis
+      void dropLeftovers(proc.pid!).then(
+        () => resolve({ workload: nameOf(job), backend: job.backend ?? 'bullmq', error }),
+        (cleanup) => resolve({ workload: nameOf(job), backend: job.backend ?? 'bullmq', error, cleanup: String(cleanup) }),
+      );
     });
   });
   const out = { ...line, ...extra };

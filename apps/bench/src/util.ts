@@ -69,3 +69,15 @@ export async function redisUnavailable(): Promise<string | undefined> {
     redis.disconnect();
   }
 }
+
+/** Deletes what a child process that died left under its key prefixes (Mageflow's and BullMQ's). */
+export async function dropLeftovers(pid: number): Promise<void> {
+  if (await redisUnavailable()) return;
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    for (const prefix of [`mageflow-bench-${pid}`, `bullmq-bench-${pid}`]) await dropPrefix(redis, prefix);
+  } finally {
+    await redis.quit();
+  }
+}
