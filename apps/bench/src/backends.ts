@@ -1,18 +1,22 @@
 /**
  * The store + engine pairs the benchmarks run on, with the sizes each runs.
+ * The Redis and Hatchet clients are imported only by the processes that use them,
+ * so a workload's peak RSS carries no SDK it does not run on.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { HatchetClient } from '@hatchet-dev/typescript-sdk';
+import type { HatchetClient } from '@hatchet-dev/typescript-sdk';
 import { InProcessEngine, MemoryStore, type Engine, type Store } from '@mageflow/core';
-import { HatchetEngine } from '@mageflow/engine-hatchet';
-import { RedisStore } from '@mageflow/store-redis';
+import type { RedisStore } from '@mageflow/store-redis';
+import { dropPrefix, REDIS_URL, redisCommands, redisUnavailable } from './util.js';
 
 export interface Sizes {
-  swarm: number;
-  chain: number;
+  /** swarm sizes, smallest first. */
+  swarm: number[];
+  /** chain lengths, smallest first. */
+  chain: number[];
   create: number;
 }
 
@@ -32,8 +36,6 @@ export interface Backend {
   connect(): Promise<Connected>;
 }
 
-const REDIS_URL = process.env.MAGEFLOW_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
 /** Counts calls of every Store method: each is one round trip to Redis (a pipeline counts once). */
 function countCalls(store: Store): { store: Store; calls: () => number } {
   let calls = 0;
@@ -47,25 +49,8 @@ function countCalls(store: Store): { store: Store; calls: () => number } {
   return { store: counted, calls: () => calls };
 }
 
-async function redisCommands(store: RedisStore): Promise<number> {
-  const info = await store.redis.info('commandstats');
-  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
-async function redisUnavailable(): Promise<string | undefined> {
-  const store = new RedisStore({ url: REDIS_URL, redisOptions: { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true } });
-  try {
-    await store.redis.connect();
-    await store.redis.ping();
-    return undefined;
-  } catch (error) {
-    return `no Redis at ${REDIS_URL}: ${String(error)}`;
-  } finally {
-    store.redis.disconnect();
-  }
-}
-
 async function redisStore(): Promise<{ redis: RedisStore; store: Store; calls: () => number; drop(): Promise<void> }> {
+  const { RedisStore } = await import('@mageflow/store-redis');
   const prefix = `mageflow-bench-${process.pid}`;
   const redis = new RedisStore({ url: REDIS_URL, prefix });
   const { store, calls } = countCalls(redis);
@@ -74,12 +59,7 @@ async function redisStore(): Promise<{ redis: RedisStore; store: Store; calls: (
     store,
     calls,
     async drop() {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.redis.del(...keys);
-      } while (cursor !== '0');
+      await dropPrefix(redis.redis, prefix);
       await redis.close();
     },
   };
@@ -95,35 +75,36 @@ export function loadHatchetEnv(): void {
   }
 }
 
-export function hatchetClient(): HatchetClient {
+export async function hatchetClient(): Promise<HatchetClient> {
   loadHatchetEnv();
+  const { HatchetClient } = await import('@hatchet-dev/typescript-sdk');
   return HatchetClient.init({ log_level: 'ERROR' } as never);
 }
 
 export const BACKENDS: Backend[] = [
   {
     name: 'memory+in-process',
-    sizes: { swarm: 10_000, chain: 1000, create: 10_000 },
+    sizes: { swarm: [10_000, 100_000], chain: [100, 1000, 10_000], create: 10_000 },
     unavailable: async () => undefined,
     connect: async () => ({ store: new MemoryStore(), engine: new InProcessEngine({ slots: 128 }), close: async () => {} }),
   },
   {
     name: 'redis+in-process',
-    sizes: { swarm: 10_000, chain: 1000, create: 10_000 },
+    sizes: { swarm: [10_000, 100_000], chain: [100, 1000, 10_000], create: 10_000 },
     unavailable: redisUnavailable,
     async connect() {
       const r = await redisStore();
       return {
         store: r.store,
         engine: new InProcessEngine({ slots: 128 }),
-        commands: async () => ({ calls: r.calls(), redisCommands: await redisCommands(r.redis) }),
+        commands: async () => ({ calls: r.calls(), redisCommands: await redisCommands(r.redis.redis) }),
         close: r.drop,
       };
     },
   },
   {
     name: 'redis+hatchet',
-    sizes: { swarm: 1000, chain: 100, create: 1000 },
+    sizes: { swarm: [10_000], chain: [100, 1000], create: 1000 },
     async unavailable() {
       loadHatchetEnv();
       if (!process.env.HATCHET_CLIENT_TOKEN) return 'no Hatchet engine (run scripts/hatchet/up.sh)';
@@ -133,10 +114,11 @@ export const BACKENDS: Backend[] = [
     },
     async connect() {
       const r = await redisStore();
+      const { HatchetEngine } = await import('@mageflow/engine-hatchet');
       return {
         store: r.store,
-        engine: new HatchetEngine({ client: hatchetClient(), taskPrefix: `bench-${process.pid}-`, slots: 100 }),
-        commands: async () => ({ calls: r.calls(), redisCommands: await redisCommands(r.redis) }),
+        engine: new HatchetEngine({ client: await hatchetClient(), taskPrefix: `bench-${process.pid}-`, slots: 100 }),
+        commands: async () => ({ calls: r.calls(), redisCommands: await redisCommands(r.redis.redis) }),
         close: r.drop,
       };
     },

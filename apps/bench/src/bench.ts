@@ -1,189 +1,228 @@
 /**
  * Benchmarks. Prints one JSON line per workload and backend; each workload runs in
- * a fresh child process, so its peak RSS is its own. On Hatchet, the same no-op
- * task also runs through the Hatchet SDK alone, and Mageflow's overhead is printed
- * as a ratio to it.
+ * a fresh child process, so its peak RSS is its own. Task bodies are no-ops, so the
+ * figures are orchestration overhead.
+ *
+ *   swarm-N             N members at maxConcurrency 100 (added 10,000 per addTasks call) and a
+ *                       success callback that gets the N results; from the first call until the
+ *                       callback ran (N = 10,000 and 100,000; 10,000 on Hatchet)
+ *   chain-N             N sequential steps, step k gets k-1 and returns k; from creating the chain
+ *                       until its run is done (N = 100, 1,000, 10,000; not 10,000 on Hatchet)
+ *   create-signatures   mf.sign, 100 at a time
+ *   raw-hatchet-*       the same no-op runs through the Hatchet SDK alone, and Mageflow's overhead
+ *                       over them (hatchet-overhead)
+ *   scaling             per backend, ms per step of the longest chain over the shortest, and ms per
+ *                       member of the largest swarm over the smallest
  *
  *   npm run bench                              every backend available here
- *   npm run bench -- --backend=redis+hatchet   one backend
- *   npm run bench -- --quick                   a tenth of the sizes (a smoke run)
+ *   npm run bench -- --backend=redis+hatchet   some backends (comma-separated)
+ *   npm run bench -- --quick                   a tenth of the sizes, no 100,000 swarm (a smoke run)
+ *   npm run bench -- --peers                   then swarm-10000 and chain-1000 on BullMQ too, in
+ *                                              rounds alternating with ours (--rounds=N, default 3)
  */
 import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Mageflow } from '@mageflow/core';
-import { BACKENDS, hatchetClient, type Backend, type Sizes } from './backends.js';
+import { dropLeftovers, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
-type Figures = Record<string, number | string>;
+type Kind = 'swarm' | 'chain' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
 
-interface Workload {
-  name: string;
-  /** backends it runs on (default: all). */
-  only?: string[];
-  run(backend: Backend, sizes: Sizes): Promise<Figures>;
+/** What one child process runs: a Mageflow workload on a backend, or a BullMQ one. */
+interface Job {
+  side: 'mageflow' | 'bullmq';
+  kind: Kind;
+  size: number;
+  backend?: string;
 }
 
-const WORKLOADS: Workload[] = [
-  {
-    name: 'swarm-noop',
-    async run(backend, sizes) {
-      const size = sizes.swarm;
-      const { mf, close, commands } = await client(backend);
-      mf.task('noop', async () => null);
-      await mf.start();
-      const swarm = await mf.swarm([], { config: { maxConcurrency: 100 } });
-      const before = await commands?.(); // a member's whole life: created, added, claimed, run, counted
-      await swarm.addTasks(Array.from({ length: size }, () => 'noop'));
-      await swarm.close();
-      const t0 = performance.now();
-      await swarm.run({}, { timeoutMs: 900_000 });
-      const ms = performance.now() - t0;
-      const after = await commands?.();
-      await close();
-      return {
-        members: size,
-        maxConcurrency: 100,
-        wallMs: round(ms),
-        membersPerSec: round((size / ms) * 1000),
-        // round trips, and commands Redis executed (commands inside Lua scripts count too)
-        ...(before && after
-          ? { roundTripsPerMember: round((after.calls - before.calls) / size, 2), redisCommandsPerMember: round((after.redisCommands - before.redisCommands - 1) / size, 2) }
-          : {}),
-      };
-    },
-  },
-  {
-    name: 'chain-counter',
-    async run(backend, sizes) {
-      const steps = sizes.chain;
-      const { mf, close } = await client(backend);
-      mf.task('count', async (n: number) => n + 1);
-      await mf.start();
-      const chain = await mf.chain(Array.from({ length: steps }, () => 'count'));
-      const t0 = performance.now();
-      const result = await chain.run(0, { timeoutMs: 900_000 });
-      const ms = performance.now() - t0;
-      await close();
-      if (result !== steps) throw new Error(`chain counted ${String(result)}, expected ${steps}`);
-      return { steps, wallMs: round(ms), msPerStep: round(ms / steps, 3) };
-    },
-  },
-  {
-    name: 'create-signatures',
-    async run(backend, sizes) {
-      const count = sizes.create;
-      const { mf, close } = await client(backend);
-      mf.task('noop', async () => null);
-      const t0 = performance.now();
-      for (let i = 0; i < count; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => mf.sign('noop', { kwargs: { i: i + j } })));
-      const ms = performance.now() - t0;
-      await close();
-      return { signatures: count, wallMs: round(ms), perSec: round((count / ms) * 1000) };
-    },
-  },
-  {
-    name: 'raw-hatchet-bulk',
-    only: ['redis+hatchet'],
-    async run(_backend, sizes) {
-      // The swarm's baseline: the same no-op task through the SDK, bulk runNoWait, wait for all.
-      const hatchet = hatchetClient();
-      const task = hatchet.task({ name: `raw-noop-${process.pid}`, fn: async () => ({}) });
-      const worker = await hatchet.worker(`raw-${process.pid}`, { workflows: [task], slots: 100, handleKill: false });
-      const running = worker.start();
-      await worker.waitUntilReady(30_000);
-      const t0 = performance.now();
-      const refs = await task.runManyNoWait(Array.from({ length: sizes.swarm }, () => ({ input: {} })));
-      await Promise.all(refs.map((r) => r.output));
-      const ms = performance.now() - t0;
-      await worker.stop();
-      await running.catch(() => undefined);
-      return { runs: sizes.swarm, wallMs: round(ms), runsPerSec: round((sizes.swarm / ms) * 1000) };
-    },
-  },
-  {
-    name: 'raw-hatchet-sequential',
-    only: ['redis+hatchet'],
-    async run(_backend, sizes) {
-      // The chain's baseline: the same number of runs, one after another.
-      const hatchet = hatchetClient();
-      const task = hatchet.task({ name: `raw-count-${process.pid}`, fn: async (n: { n: number }) => ({ n: n.n + 1 }) });
-      const worker = await hatchet.worker(`raw-seq-${process.pid}`, { workflows: [task], slots: 10, handleKill: false });
-      const running = worker.start();
-      await worker.waitUntilReady(30_000);
-      let value = { n: 0 };
-      const t0 = performance.now();
-      for (let i = 0; i < sizes.chain; i++) value = (await (await task.runNoWait(value)).output) as { n: number };
-      const ms = performance.now() - t0;
-      await worker.stop();
-      await running.catch(() => undefined);
-      if (value.n !== sizes.chain) throw new Error(`counted ${value.n}`);
-      return { runs: sizes.chain, wallMs: round(ms), msPerRun: round(ms / sizes.chain, 3) };
-    },
-  },
-];
+const nameOf = (job: Job) => (job.kind === 'swarm' || job.kind === 'chain' ? `${job.kind}-${job.size}` : job.kind);
 
-async function client(backend: Backend) {
-  const parts = await backend.connect();
-  const mf = new Mageflow({ store: parts.store, engine: parts.engine, config: { sweepEveryMs: false } });
-  return { mf, commands: parts.commands, close: async () => (await mf.stop(), await parts.close()) };
-}
+// --- child ------------------------------------------------------------------------------
 
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-function scaled(sizes: Sizes, quick: boolean): Sizes {
-  return quick ? { swarm: Math.ceil(sizes.swarm / 10), chain: Math.ceil(sizes.chain / 10), create: Math.ceil(sizes.create / 10) } : sizes;
-}
-
-async function child(workloadName: string, backendName: string, quick: boolean) {
-  const workload = WORKLOADS.find((w) => w.name === workloadName)!;
-  const backend = BACKENDS.find((b) => b.name === backendName)!;
-  const figures = await workload.run(backend, scaled(backend.sizes, quick));
+async function child(job: Job) {
+  const loadAvg = round(loadavg()[0]!, 2); // the machine's load as the workload starts: other work skews every figure
+  let figures: Figures;
+  if (job.side === 'bullmq') {
+    const peers = await import('./peers.js');
+    if (job.kind !== 'swarm' && job.kind !== 'chain') throw new Error(`no BullMQ workload ${job.kind}`);
+    figures = await peers[job.kind](job.size);
+  } else {
+    const [{ BACKENDS }, workloads] = await Promise.all([import('./backends.js'), import('./workloads.js')]);
+    const backend = BACKENDS.find((b) => b.name === job.backend)!;
+    const run = {
+      swarm: workloads.swarm,
+      chain: workloads.chain,
+      'create-signatures': workloads.createSignatures,
+      'raw-hatchet-bulk': workloads.rawHatchetBulk,
+      'raw-hatchet-sequential': workloads.rawHatchetSequential,
+    }[job.kind];
+    figures = await run(backend, job.size);
+  }
   const peakRssMb = round(process.resourceUsage().maxRSS / 1024);
-  process.send!({ workload: workload.name, backend: backend.name, ...figures, peakRssMb });
+  const line = { workload: nameOf(job), backend: job.side === 'bullmq' ? 'bullmq' : job.backend!, ...figures, peakRssMb, loadAvg };
+  if (process.send) process.send(line);
+  else print(line); // run by hand: node dist/bench.js --child '{"side":"mageflow","kind":"chain","size":100,"backend":"memory+in-process"}'
+}
+
+// --- parent -----------------------------------------------------------------------------
+
+let failed = false;
+
+function print(line: Figures) {
+  console.log(JSON.stringify(line));
+}
+
+/** Runs one job in a fresh child process and prints its line. */
+async function runChild(job: Job, extra: Figures = {}): Promise<Figures> {
+  const line = await new Promise<Figures>((resolve) => {
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(job)], { stdio: 'inherit' });
+    let result: Figures | undefined;
+    const timer = setTimeout(() => proc.kill('SIGKILL'), WAIT_MS + 120_000);
+    proc.on('message', (m) => (result = m as Figures));
+    proc.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      const error = sig ? `killed by ${sig}` : `exit ${code}`;
+      if (result) return resolve(result);
+      // a child that died skipped its own clean-up: drop what it left in Redis
+      void dropLeftovers(proc.pid!).then(
+        () => resolve({ workload: nameOf(job), backend: job.backend ?? 'bullmq', error }),
+        (cleanup) => resolve({ workload: nameOf(job), backend: job.backend ?? 'bullmq', error, cleanup: String(cleanup) }),
+      );
+    });
+  });
+  const out = { ...line, ...extra };
+  if (out.error) failed = true;
+  print(out);
+  return out;
+}
+
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function stats(values: number[]): Stats | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median: round(median, 3), min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
 async function parent() {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
+  const peers = args.includes('--peers');
+  const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer`);
   const wanted = args.find((a) => a.startsWith('--backend='))?.split('=')[1]?.split(',');
-  let failed = false;
+  const { BACKENDS } = await import('./backends.js');
+  for (const name of wanted ?? []) {
+    if (!BACKENDS.some((b) => b.name === name)) {
+      print({ backend: name, skipped: `unknown backend; known: ${BACKENDS.map((b) => b.name).join(', ')}` });
+    }
+  }
+  const tenth = (n: number) => (quick ? Math.ceil(n / 10) : n);
+
+  const ready: string[] = [];
   for (const backend of BACKENDS) {
     if (wanted && !wanted.includes(backend.name)) continue;
     const unavailable = await backend.unavailable();
     if (unavailable) {
-      console.log(JSON.stringify({ backend: backend.name, skipped: unavailable }));
+      print({ backend: backend.name, skipped: unavailable });
       continue;
     }
+    ready.push(backend.name);
+    const swarms = (quick ? backend.sizes.swarm.filter((n) => n < 100_000) : backend.sizes.swarm).map(tenth);
+    const chains = backend.sizes.chain.map(tenth);
+    const ours = (kind: Kind, size: number): Job => ({ side: 'mageflow', kind, size, backend: backend.name });
+    const jobs = [
+      ...swarms.map((n) => ours('swarm', n)),
+      ...chains.map((n) => ours('chain', n)),
+      ours('create-signatures', tenth(backend.sizes.create)),
+    ];
+    if (backend.name === 'redis+hatchet') jobs.push(ours('raw-hatchet-bulk', swarms[0]!), ours('raw-hatchet-sequential', chains[chains.length - 1]!));
+
     const lines = new Map<string, Figures>();
-    for (const workload of WORKLOADS) {
-      if (workload.only && !workload.only.includes(backend.name)) continue;
-      const line = await new Promise<Figures>((resolve) => {
-        const proc = fork(fileURLToPath(import.meta.url), ['--child', workload.name, backend.name, quick ? 'quick' : 'full'], { stdio: 'inherit' });
-        let result: Figures | undefined;
-        proc.on('message', (m) => (result = m as Figures));
-        proc.on('exit', (code) => resolve(result ?? { workload: workload.name, backend: backend.name, error: `exit ${code}` }));
-      });
-      if (line.error) failed = true;
-      lines.set(workload.name, line);
-      console.log(JSON.stringify(line));
+    for (const job of jobs) lines.set(`${job.kind}-${job.size}`, await runChild(job));
+    const got = (kind: Kind, size: number | undefined, field: string) => {
+      const value = size === undefined ? undefined : lines.get(`${kind}-${size}`)?.[field];
+      return typeof value === 'number' ? value : undefined;
+    };
+
+    if (backend.name === 'redis+hatchet') {
+      const [swarm, bulk] = [got('swarm', swarms[0], 'wallMs'), got('raw-hatchet-bulk', swarms[0], 'wallMs')];
+      const longest = chains[chains.length - 1];
+      const [chain, sequential] = [got('chain', longest, 'wallMs'), got('raw-hatchet-sequential', longest, 'wallMs')];
+      if (swarm && bulk && chain && sequential) {
+        print({ workload: 'hatchet-overhead', backend: backend.name, swarmVsRawBulk: round(swarm / bulk, 2), chainVsRawSequential: round(chain / sequential, 2) });
+      }
     }
-    const [swarm, bulk, chain, sequential] = ['swarm-noop', 'raw-hatchet-bulk', 'chain-counter', 'raw-hatchet-sequential'].map((n) => lines.get(n));
-    if (bulk && swarm?.wallMs && bulk.wallMs && chain?.wallMs && sequential?.wallMs) {
-      console.log(JSON.stringify({
-        workload: 'hatchet-overhead',
-        backend: backend.name,
-        swarmVsRawBulk: round(Number(swarm.wallMs) / Number(bulk.wallMs), 2),
-        chainVsRawSequential: round(Number(chain.wallMs) / Number(sequential.wallMs), 2),
-      }));
-    }
+
+    const scaling: Figures = {};
+    const [shortest, longest] = [chains[0], chains[chains.length - 1]];
+    const [chainSmall, chainLarge] = [got('chain', shortest, 'msPerStep'), got('chain', longest, 'msPerStep')];
+    if (shortest !== longest && chainSmall && chainLarge) scaling[`chainMsPerStep${longest}over${shortest}`] = round(chainLarge / chainSmall, 2);
+    const [smallest, largest] = [swarms[0], swarms[swarms.length - 1]];
+    const [swarmSmall, swarmLarge] = [got('swarm', smallest, 'msPerMember'), got('swarm', largest, 'msPerMember')];
+    if (smallest !== largest && swarmSmall && swarmLarge) scaling[`swarmMsPerMember${largest}over${smallest}`] = round(swarmLarge / swarmSmall, 2);
+    if (Object.keys(scaling).length > 0) print({ workload: 'scaling', backend: backend.name, ...scaling });
   }
+
+  if (peers) await comparePeers(ready, rounds, tenth);
   process.exit(failed ? 1 : 0);
 }
 
+/**
+ * swarm-10000 and chain-1000 on each ready backend and on BullMQ, in alternating
+ * rounds (ours, BullMQ, ours, BullMQ, ...), each run in a fresh child process; then
+ * per workload and backend the medians, min-max and the ratio ours/BullMQ.
+ */
+async function comparePeers(backends: string[], rounds: number, tenth: (n: number) => number) {
+  const redis = await redisUnavailable();
+  if (redis) return print({ workload: 'peers', backend: 'bullmq', skipped: redis });
+  if (backends.length === 0) return print({ workload: 'peers', skipped: 'no Mageflow backend to compare' });
+  const workloads: { kind: 'swarm' | 'chain'; size: number; metric: string }[] = [
+    { kind: 'swarm', size: tenth(10_000), metric: 'wallMs' },
+    { kind: 'chain', size: tenth(1000), metric: 'msPerStep' },
+  ];
+  for (const { kind, size, metric } of workloads) {
+    const samples = new Map<string, Figures[]>();
+    const add = (side: string, line: Figures) => samples.set(side, [...(samples.get(side) ?? []), line]);
+    for (let r = 1; r <= rounds; r++) {
+      for (const backend of backends) add(backend, await runChild({ side: 'mageflow', kind, size, backend }, { peers: true, round: r }));
+      add('bullmq', await runChild({ side: 'bullmq', kind, size }, { peers: true, round: r }));
+    }
+    const summary = (side: string) => {
+      const ok = (samples.get(side) ?? []).filter((l) => !l.error);
+      const of = (field: string) => stats(ok.map((l) => l[field]).filter((v): v is number => typeof v === 'number'));
+      return { runs: ok.length, [metric]: of(metric), peakRssMb: of('peakRssMb') };
+    };
+    const theirs = summary('bullmq');
+    for (const backend of backends) {
+      const ours = summary(backend);
+      const [a, b] = [(ours[metric] as Stats | undefined)?.median, (theirs[metric] as Stats | undefined)?.median];
+      console.log(
+        JSON.stringify({
+          workload: `peers-${kind}-${size}`,
+          backend,
+          versus: 'bullmq',
+          rounds,
+          ours,
+          bullmq: theirs,
+          [`${metric}OursOverBullmq`]: a && b ? round(a / b, 2) : null,
+        }),
+      );
+    }
+  }
+}
+
 if (process.argv[2] === '--child') {
-  child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'quick').then(
+  child(JSON.parse(process.argv[3]!) as Job).then(
     () => process.exit(0),
     (error) => (console.error(error), process.exit(1)),
   );
 } else {
-  void parent();
+  parent().catch((error) => (console.error(error), process.exit(1)));
 }
