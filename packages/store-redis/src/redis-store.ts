@@ -179,7 +179,7 @@ export class RedisStore implements Store {
   async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
     const s = this.keys.swarm(swarm);
     const reply = (await this.call(() =>
-      this.redis.mfSwarmAdd(7, this.keys.record(swarm), s.counters, s.queue, s.members, s.running, s.finished, s.results, options.maxTaskAllowed ?? '', options.ttlSec, ...members),
+      this.redis.mfSwarmAdd(7, this.keys.record(swarm), s.counters, s.queue, s.members, s.running, s.finished, s.results, options.maxTaskAllowed ?? '', options.ttlSec, JSON.stringify(members)),
     swarmSide(swarm))) as [string, ...number[]];
     const counts = toCounts(reply.slice(1) as number[]);
     if (reply[0] === 'ok') {

@@ -213,6 +213,15 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(await store.swarmMembers(swarmKey())).toEqual(members(4));
       });
 
+      it('adds 150,000 members in one all-or-none step, in order', async () => {
+        await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+        const many = Array.from({ length: 150_000 }, (_, i) => `${key('bulk')}-${i}`);
+        expect(await store.swarmAdd(swarmKey(), many, { ttlSec: TTL })).toMatchObject({ ok: true, counts: { total: 150_000, queued: 150_000 } });
+        const claimed = await store.swarmClaim(swarmKey(), claim('w', 3));
+        expect(claimed).toEqual(many.slice(0, 3));
+        expect((await store.swarmMembers(swarmKey())).slice(-1)).toEqual([many[149_999]]);
+      }, 60_000);
+
       it('a member that ends while queued leaves the queue: counted once, never claimed', async () => {
         await activeSwarm(4);
         expect(await store.swarmClaim(swarmKey(), claim('w', 1))).toEqual([key('m0')]);

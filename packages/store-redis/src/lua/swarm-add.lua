@@ -1,9 +1,11 @@
 -- Appends members to a swarm, all or none.
 -- KEYS: rec, counters, queue, members, running, finished, results
--- ARGV[1]: maxTaskAllowed or ''; ARGV[2]: ttl (s) for new keys; ARGV[3..]: members
+-- ARGV[1]: maxTaskAllowed or ''; ARGV[2]: ttl (s) for new keys; ARGV[3]: JSON list of members
+-- (one argument however many: a call with 100,000 arguments overflows the client's stack)
 -- Returns { 'ok' | 'closed' | 'too_many', counts... }
 local counters, queue, members = KEYS[2], KEYS[3], KEYS[4]
-local n = #ARGV - 2
+local added = cjson.decode(ARGV[3])
+local n = #added
 local c = redis.call('HMGET', counters, 'total', 'closed')
 local total, closed = tonumber(c[1] or '0'), tonumber(c[2] or '0')
 local function reply(tag)
@@ -13,10 +15,10 @@ if closed == 1 then return reply('closed') end
 local max = tonumber(ARGV[1])
 if max and total + n > max then return reply('too_many') end
 -- in chunks: Lua's unpack() is limited to a few thousand values
-for first = 3, #ARGV, 1000 do
-  local last = math.min(first + 999, #ARGV)
-  redis.call('RPUSH', queue, unpack(ARGV, first, last))
-  redis.call('RPUSH', members, unpack(ARGV, first, last))
+for first = 1, n, 1000 do
+  local last = math.min(first + 999, n)
+  redis.call('RPUSH', queue, unpack(added, first, last))
+  redis.call('RPUSH', members, unpack(added, first, last))
 end
 total = redis.call('HINCRBY', counters, 'total', n)
 if max and total >= max then
