@@ -25,16 +25,22 @@
 # its queue; RabbitMQ is the faster of the two here. Measured with
 # scripts/hatchet/throughput.mjs (SDK only: one bulk runManyNoWait of 1,000
 # no-op runs, one worker with 100 slots, until every output is back; median of 3
-# rounds; 2 cores shared with other jobs, load average 10-19, so treat figures
-# as +-15%):
-#     PostgreSQL queue   43-51 runs/s   ~27 ms of CPU per run (engine + PostgreSQL)
-#     RabbitMQ queue     65-67 runs/s   ~18 ms of CPU per run (engine + PostgreSQL + RabbitMQ)
-# The machine is CPU-bound during a run (both cores busy; the engine and
-# PostgreSQL take about 40%, other jobs the rest), and with PostgreSQL as the
-# queue, polling/NOTIFY and queue-table writes make PostgreSQL the largest
-# consumer; RabbitMQ takes that work off it. Tried and not kept:
+# rounds, per session; 2 cores shared with other jobs, load average 10-19, so
+# sessions vary by +-20%):
+#     PostgreSQL queue   43-63 runs/s, median of 4 sessions 51   26-30 ms CPU/run
+#     RabbitMQ queue     65-89 runs/s, median of 6 sessions 78   17-19 ms CPU/run
+# (CPU per run: engine + PostgreSQL + RabbitMQ, from /proc, warm-up included.)
+# The machine is CPU-bound during a run: both cores busy, the engine, PostgreSQL
+# and RabbitMQ taking about 60-65% of it, other jobs the rest. PostgreSQL is the
+# largest consumer either way (sampled: the analytics (OLAP) event copies and
+# status updates, task events, commits); as the queue it also carries every
+# message (queue-table writes, NOTIFY, polling), and RabbitMQ takes that off it.
+# The figures were taken with DATABASE_MAX_CONNS=30 on a second engine: each
+# engine opens up to ~50 connections, so two engines on one PostgreSQL with the
+# default max_connections=100 fail with "too many clients". Tried and not kept:
 # synchronous_commit=off for the Hatchet database (no measurable change: commits
-# are not the limit); awaiting outputs vs. counting finished runs in the worker
+# are not the limit); RabbitMQ prefetch 500 instead of 100 (within the noise);
+# awaiting outputs vs. counting finished runs in the worker
 # (same rate: the SDK's client-side waiting is not the limit). Worker slots do
 # matter (each slot waits a full engine round trip between runs: 20 slots ~41
 # runs/s, 500 slots ~91 runs/s), but they are the worker's setting, not the
