@@ -4,10 +4,13 @@
  * the signature key in `additionalMetadata`; cancel goes through the runs API and
  * reaches the body through its AbortSignal.
  */
+import { createHash } from 'node:crypto';
 import { ConcurrencyLimitStrategy, HatchetClient, NonRetryableError } from '@hatchet-dev/typescript-sdk';
 // The SDK has no exports map: a file path (with .js) resolves for both ESM and CJS.
 import { parentRunContextManager } from '@hatchet-dev/typescript-sdk/v1/parent-run-context-vars.js';
+import { DEFAULT_LOGGER } from '@hatchet-dev/typescript-sdk/clients/hatchet-client/hatchet-logger.js';
 import {
+  InvalidTransitionError,
   isRetryable,
   SIGNATURE_KEY,
   TaskCanceledError,
@@ -21,6 +24,7 @@ import {
 type HatchetTask = ReturnType<HatchetClient['task']>;
 type HatchetWorker = Awaited<ReturnType<HatchetClient['worker']>>;
 type HatchetContext = Parameters<Parameters<HatchetClient['task']>[0]['fn']>[1];
+type LogConstructor = typeof DEFAULT_LOGGER;
 
 export interface HatchetEngineOptions {
   /** your Hatchet client; default `HatchetClient.init()` from the HATCHET_CLIENT_* environment. */
@@ -29,12 +33,24 @@ export interface HatchetEngineOptions {
   workerName?: string;
   /** runs this worker executes at once. Default 100. */
   slots?: number;
-  /** prefixed to every task name in Hatchet, to keep apps (or tests) sharing one tenant apart. */
+  /**
+   * prefixed to every task name in Hatchet, to keep apps (or tests) sharing one tenant apart.
+   * Default: derived from the store's namespace (`new Mageflow()` passes it through
+   * `useNamespace`), e.g. `orders.` for a Redis prefix `orders`; '' when the store has none.
+   * Pass '' explicitly to share task names with other apps on purpose.
+   */
   taskPrefix?: string;
   /** backoff between retries; default none (Hatchet retries at once). */
   backoff?: { factor?: number; maxSeconds?: number };
   /** how long stop() waits for running handlers before it returns anyway. Default 10000 ms. */
   graceMs?: number;
+  /**
+   * print the SDK's ERROR line and stack for every failed attempt of a task. Default
+   * false: Mageflow records each failure and hands it to error callbacks, so a retried
+   * or expected failure is not an error of the process. Applies to the client this
+   * engine creates; a `client` of your own logs as you configured it.
+   */
+  logTaskFailures?: boolean;
 }
 
 /** Keys Hatchet adds to a run's metadata; Mageflow metadata is everything else. */
@@ -47,13 +63,46 @@ export class HatchetEngine implements Engine {
   private readonly tasks = new Map<string, { definition?: TaskDefinition; task: HatchetTask }>();
   private worker: HatchetWorker | undefined;
   private running: Promise<void> | undefined;
+  /** between start() and stop(), even when start() had no task to run a worker for. */
+  private started = false;
+  private taskPrefix: string;
+  /** stacks of errors our task functions threw, which the SDK is about to log. */
+  private readonly failedStacks = new Set<string>();
 
   constructor(private readonly options: HatchetEngineOptions = {}) {
-    this.hatchet = options.client ?? HatchetClient.init({ log_level: 'ERROR' } as never);
+    this.taskPrefix = options.taskPrefix ?? '';
+    const logger = options.logTaskFailures ? DEFAULT_LOGGER : this.quietLogger(DEFAULT_LOGGER);
+    this.hatchet = options.client ?? HatchetClient.init({ log_level: 'ERROR', logger } as never);
+  }
+
+  /**
+   * Hatchet task names are global to a tenant: without a prefix, two apps that share a
+   * tenant and a task name would run each other's runs. Unless `taskPrefix` was given,
+   * the store's namespace becomes the prefix. Hatchet allows only `[A-Za-z0-9._-]` in
+   * names; a namespace with other characters (a Redis prefix may hold ':') has them
+   * replaced by '_' and a short hash of the namespace appended, so distinct namespaces
+   * never map to one prefix.
+   */
+  useNamespace(namespace: string): void {
+    if (this.options.taskPrefix !== undefined || !namespace) return;
+    const prefix = `${hatchetSafe(namespace)}.`;
+    if (prefix === this.taskPrefix) return;
+    if (this.tasks.size > 0) {
+      throw new InvalidTransitionError(`cannot change the Hatchet task prefix to namespace "${namespace}": tasks are already declared`, {
+        details: { namespace, tasks: [...this.tasks.keys()] },
+      });
+    }
+    this.taskPrefix = prefix;
   }
 
   register(definition: TaskDefinition): void {
-    if (this.worker) throw new Error(`cannot register task "${definition.name}": the Hatchet worker has started`);
+    // The Hatchet worker announces its task list once, when it starts; a task added later
+    // would never be offered runs. Nothing is wrong with the task, only with the moment.
+    if (this.started) {
+      throw new InvalidTransitionError(`cannot register task "${definition.name}": the Hatchet worker has already started; register every task before mf.start()`, {
+        details: { task: definition.name, engine: this.name },
+      });
+    }
     this.tasks.set(definition.name, { definition, task: this.declare(definition) });
   }
 
@@ -95,9 +144,19 @@ export class HatchetEngine implements Engine {
   }
 
   async start(): Promise<void> {
-    if (this.worker) return;
+    if (this.started) return;
+    this.started = true;
     const workflows = [...this.tasks.values()].filter((t) => t.definition).map((t) => t.task);
     if (workflows.length === 0) return; // nothing to run here: this process only dispatches
+    try {
+      await this.startWorker(workflows);
+    } catch (error) {
+      this.started = false;
+      throw error;
+    }
+  }
+
+  private async startWorker(workflows: HatchetTask[]): Promise<void> {
     const before = { SIGTERM: new Set(process.listeners('SIGTERM')), SIGINT: new Set(process.listeners('SIGINT')) };
     this.worker = await this.hatchet.worker(this.options.workerName ?? `mageflow-${process.pid}`, {
       workflows,
@@ -115,6 +174,7 @@ export class HatchetEngine implements Engine {
   async stop(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
+    this.started = false;
     if (!worker) return;
     // The SDK's stop can wait a long time on a run it is still reporting as
     // cancelled; past the grace period the worker finishes stopping on its own.
@@ -125,7 +185,32 @@ export class HatchetEngine implements Engine {
   // --- internals -----------------------------------------------------------------------
 
   private hatchetName(name: string): string {
-    return `${this.options.taskPrefix ?? ''}${name}`;
+    return `${this.taskPrefix}${name}`;
+  }
+
+  /**
+   * The SDK logs every failed attempt at ERROR with its stack. Mageflow reports failures
+   * itself (the signature's status, error callbacks), so those two lines are dropped;
+   * every other SDK message passes.
+   */
+  private quietLogger(base: LogConstructor): LogConstructor {
+    return (context, level) => {
+      const logger = base(context, level);
+      const error = logger.error.bind(logger);
+      logger.error = async (message: string, cause?: Error) => {
+        if (/^Task run failed: /.test(message)) return;
+        if (this.failedStacks.delete(message)) return;
+        return error(message, cause);
+      };
+      return logger;
+    };
+  }
+
+  private expectFailureLog(error: Error): void {
+    if (!error.stack) return;
+    this.failedStacks.add(error.stack);
+    // the SDK logs it right after the function rejects; forget it if it never does
+    setTimeout(() => this.failedStacks.delete(error.stack!), 60_000).unref();
   }
 
   /** A task known here only by name (registered by another worker) can still be dispatched. */
@@ -150,39 +235,51 @@ export class HatchetEngine implements Engine {
     return this.hatchet.task({
       name: this.hatchetName(definition.name),
       retries: definition.retries,
-      ...(timeoutMs ? { executionTimeout: `${Math.max(1, Math.ceil(timeoutMs / 1000))}s` } : {}),
+      // The exact limit is enforced here, by a timer in the handler (see engineRun).
+      // Hatchet's own timeout takes whole seconds; it stays as a ceiling a little above,
+      // for a worker too stuck to fire its timer.
+      ...(timeoutMs ? { executionTimeout: `${Math.ceil(timeoutMs / 1000) + TIMEOUT_MARGIN_S}s` } : {}),
       ...(definition.priority ? { defaultPriority: Math.min(3, Math.max(1, definition.priority)) as never } : {}),
       ...(definition.concurrency
         ? { concurrency: { expression: "'all'", maxRuns: definition.concurrency, limitStrategy: ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN } }
         : {}),
       ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
       fn: async (input: unknown, ctx: HatchetContext) => {
-        const run = this.engineRun(definition, input, ctx);
+        const { run, dispose } = this.engineRun(definition, input, ctx);
         try {
           const result = await definition.handler(run);
           return { result: result === undefined ? null : result } as never; // Hatchet outputs are objects
         } catch (error) {
-          if (!isRetryable(error)) throw new NonRetryableError(error instanceof Error ? error.message : String(error));
-          throw error;
+          // A timeout is a retryable failure like any other: Hatchet retries it while the
+          // task has retries left.
+          const thrown = !isRetryable(error)
+            ? new NonRetryableError(error instanceof Error ? error.message : String(error))
+            : error instanceof Error
+              ? error
+              : new Error(String(error));
+          this.expectFailureLog(thrown);
+          throw thrown;
+        } finally {
+          dispose();
         }
       },
     });
   }
 
   /**
-   * Hatchet aborts a run with the same reason for a cancel and a timeout; the
-   * elapsed time tells them apart (a timeout never fires before the limit).
+   * The run's signal fires with TaskTimeoutError when the task's exact timeoutMs has
+   * passed (a local timer), or when Hatchet aborts the run. Hatchet aborts with the
+   * same reason for a cancel and its own (ceiling) timeout; the elapsed time tells
+   * them apart (a timeout never fires before the limit).
    */
-  private engineRun(definition: TaskDefinition, input: unknown, ctx: HatchetContext): EngineRun {
+  private engineRun(definition: TaskDefinition, input: unknown, ctx: HatchetContext): { run: EngineRun; dispose: () => void } {
     const started = Date.now();
     const controller = new AbortController();
+    const timeout = () => new TaskTimeoutError(`task "${definition.name}" timed out after ${definition.timeoutMs} ms`, { details: { task: definition.name, timeoutMs: definition.timeoutMs } });
+    const timer = definition.timeoutMs ? setTimeout(() => controller.abort(timeout()), definition.timeoutMs) : undefined;
     const onAbort = () => {
       const timedOut = definition.timeoutMs !== undefined && Date.now() - started >= definition.timeoutMs;
-      controller.abort(
-        timedOut
-          ? new TaskTimeoutError(`task "${definition.name}" timed out after ${definition.timeoutMs} ms`)
-          : new TaskCanceledError(`run ${ctx.taskRunExternalId()} was cancelled`),
-      );
+      controller.abort(timedOut ? timeout() : new TaskCanceledError(`run ${ctx.taskRunExternalId()} was cancelled`));
     };
     if (ctx.abortController.signal.aborted) onAbort();
     else ctx.abortController.signal.addEventListener('abort', onAbort, { once: true });
@@ -197,7 +294,7 @@ export class HatchetEngine implements Engine {
     // the parent's signature key, which is not this run's.
     const hasParent = Boolean(ctx.parentWorkflowRunId()) || Object.keys(raw).some((key) => key.startsWith('hatchet__parent'));
     if (hasParent) delete metadata[SIGNATURE_KEY];
-    return {
+    const run: EngineRun = {
       runId: ctx.taskRunExternalId(),
       input,
       metadata,
@@ -208,7 +305,22 @@ export class HatchetEngine implements Engine {
       signal: controller.signal,
       native: ctx,
     };
+    const dispose = () => {
+      clearTimeout(timer);
+      ctx.abortController.signal.removeEventListener('abort', onAbort);
+    };
+    return { run, dispose };
   }
+}
+
+/** Seconds Hatchet's own execution timeout stays above a task's exact timeout. */
+const TIMEOUT_MARGIN_S = 2;
+
+/** A namespace as a Hatchet name part: only [A-Za-z0-9_-] kept, distinct namespaces kept distinct. */
+function hatchetSafe(namespace: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(namespace)) return namespace;
+  const hash = createHash('sha256').update(namespace).digest('hex').slice(0, 8);
+  return `${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}-${hash}`;
 }
 
 function detached<T>(fn: () => Promise<T>): Promise<T> {
