@@ -50,3 +50,25 @@ export function checkTime(value: unknown): number {
   if (Number.isFinite(ms)) return ms;
   throw new InvalidArgumentError(`creationTime must be a valid Date or a number of ms since the epoch, got ${show(value)}`);
 }
+
+/** A task's options: counts and limits that an engine would otherwise take as nonsense. */
+export function checkTaskOptions(name: string, taskOptions: object): void {
+  const options = taskOptions as Record<string, unknown>;
+  const integer = (field: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const value = options[field];
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`task "${name}" option ${field} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got ${show(value)}`);
+    }
+  };
+  integer('retries', 0);
+  integer('timeoutMs', 1);
+  integer('concurrency', 1);
+  integer('priority', 1, 3);
+  if (options.messageField !== undefined && (typeof options.messageField !== 'string' || options.messageField.length === 0)) {
+    throw new InvalidArgumentError(`task "${name}" option messageField must be a field name, got ${show(options.messageField)}`);
+  }
+  if (options.input !== undefined && (typeof options.input !== 'object' || options.input === null)) {
+    throw new InvalidArgumentError(`task "${name}" option input must be a schema, got ${show(options.input)}`);
+  }
+}

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { TSchema } from 'typebox';
-import { checkInput, checkName, checkOptions, checkTime, show, storedKwargs } from './arguments';
+import { checkInput, checkName, checkOptions, checkTaskOptions, checkTime, show, storedKwargs } from './arguments';
 import { resolveConfig, type MageflowConfig, type ResolvedConfig } from './config';
 import {
   InvalidArgumentError,
@@ -142,9 +142,12 @@ export class Mageflow {
 
   /** Registers a task. `fn(input)`, `fn(input, ctx)` or `fn(ctx)` as `paramConfig` (or `withCtx`) says. */
   task<I = any, O = any>(name: string, fn: (input: I, ...rest: any[]) => O | Promise<O>, options: TaskOptions = {}): TaskHandle<I, Awaited<O>> {
-    if (!name) throw new InvalidArgumentError('a task needs a name');
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(`a task needs a name, got ${show(name)}`);
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`task "${name}" needs a function, got ${show(fn)}`);
+    checkOptions(options, `options of task "${name}"`);
+    checkTaskOptions(name, options);
     if (this.registry.isLocal(name)) throw new InvalidArgumentError(`task "${name}" is already registered`);
-    const task = this.registry.add(name, fn as TaskFn, options);
+    const task = this.registry.describe(name, fn as TaskFn, options);
     const stagger = task.marks.staggerMs ?? 0;
     this.engine.register({
       name,
@@ -154,6 +157,7 @@ export class Mageflow {
       priority: options.priority,
       handler: makeHandler(this.runtime, task, (record) => this.internals.wrap(record)),
     });
+    this.registry.register(task); // only once the engine took it: a refused task is not half-registered
     const handle: TaskHandle<I, Awaited<O>> = {
       name,
       options,

@@ -3,7 +3,7 @@
  * the value codec, and the memory store's expiry (a long-lived process holds
  * memory for live work only).
  */
-import { decodeValue, encodeValue, InvalidArgumentError, InvalidInputError, Mageflow, MemoryStore, type SignatureRecord } from '../src';
+import { decodeValue, encodeValue, InProcessEngine, InvalidArgumentError, InvalidInputError, Mageflow, MemoryStore, type SignatureRecord } from '../src';
 
 const makeRecord = (key: string): SignatureRecord => ({ key, kind: 'task', taskName: 't', kwargs: {}, successCallbacks: [], errorCallbacks: [], status: 'pending', creationTime: 0 });
 
@@ -27,6 +27,33 @@ describe('config', () => {
   it('accepts sweepEveryMs: false and the defaults', () => {
     expect(new Mageflow({ config: { sweepEveryMs: false } }).config.sweepEveryMs).toBe(false);
     expect(new Mageflow().config.heartbeatMs).toBe(2000);
+  });
+});
+
+describe('task registration', () => {
+  it('refuses bad names, functions and options with a message naming them', () => {
+    const mf = new Mageflow();
+    expect(() => mf.task('', async () => 1)).toThrow(/needs a name/);
+    expect(() => mf.task('t', 'not a function' as never)).toThrow(/needs a function/);
+    expect(() => mf.task('t', async () => 1, { retries: -1 })).toThrow(/retries.*got number -1/);
+    expect(() => mf.task('t', async () => 1, { timeoutMs: 0 })).toThrow(/timeoutMs/);
+    expect(() => mf.task('t', async () => 1, { priority: 7 })).toThrow(/priority.*1 to 3/);
+    expect(() => mf.task('t', async () => 1, { concurrency: 1.5 })).toThrow(/concurrency/);
+    mf.task('t', async () => 1, { retries: 2, priority: 3 }); // and then it registers
+  });
+
+  it('a task the engine refuses is not left half-registered', () => {
+    const engine = new InProcessEngine();
+    const mf = new Mageflow({ engine });
+    const register = engine.register.bind(engine);
+    let refuse = true;
+    engine.register = (definition) => {
+      if (refuse) throw new InvalidArgumentError('the engine refuses');
+      register(definition);
+    };
+    expect(() => mf.task('t', async () => 1)).toThrow('the engine refuses');
+    refuse = false;
+    expect(() => mf.task('t', async () => 1)).not.toThrow();
   });
 });
 

@@ -82,10 +82,13 @@ export class TaskRegistry {
   /** schemas of tasks registered elsewhere (signed with `inputSchema`). */
   private readonly foreign = new Map<string, RegisteredTask>();
 
-  add(name: string, fn: TaskFn, options: TaskOptions): RegisteredTask {
-    const task = describeTask(name, fn, options);
-    this.tasks.set(name, task);
-    return task;
+  /** Describes a task without registering it (`register` makes it known). */
+  describe(name: string, fn: TaskFn, options: TaskOptions): RegisteredTask {
+    return describeTask(name, fn, options);
+  }
+
+  register(task: RegisteredTask): void {
+    this.tasks.set(task.name, task);
   }
 
   get(name: string): RegisteredTask | undefined {
