@@ -7,22 +7,28 @@
  * only moves by a conditional write, and a member starts at most once.
  */
 import { InvalidTransitionError } from '../errors';
+import type { SignatureRecord } from '../model/record';
 import { containerMessage } from './message';
 import { startSignature } from './dispatch';
 import type { Runtime } from './runtime';
 import { expireTree, outcomeOf, settle } from './settle';
 
-export async function onChainMemberEnd(rt: Runtime, chainKey: string): Promise<void> {
-  await advanceChain(rt, chainKey);
+/** `chain`: the chain record as just read by the caller, which saves reading it again. */
+export async function onChainMemberEnd(rt: Runtime, chain: SignatureRecord): Promise<void> {
+  await advanceChain(rt, chain.key, chain);
 }
 
-export async function advanceChain(rt: Runtime, chainKey: string): Promise<void> {
-  await rt.guard([chainKey], () => advance(rt, chainKey));
+export async function advanceChain(rt: Runtime, chainKey: string, known?: SignatureRecord): Promise<void> {
+  await rt.guard([chainKey], () => advance(rt, chainKey, known));
 }
 
-async function advance(rt: Runtime, chainKey: string): Promise<void> {
+async function advance(rt: Runtime, chainKey: string, known?: SignatureRecord): Promise<void> {
+  // Every decision below rests on a conditional write, so a recent read of the chain
+  // serves as well as a fresh one: a stale one only loses the write and reads again.
+  let next = known;
   for (;;) {
-    const chain = await rt.store.getRecord(chainKey);
+    const chain = next ?? (await rt.store.getRecord(chainKey));
+    next = undefined;
     if (!chain) return;
     if (chain.status !== 'active') {
       if (outcomeOf(chain)) await settle(rt, chain); // ended before a crash cut its settle short
@@ -44,7 +50,8 @@ async function advance(rt: Runtime, chainKey: string): Promise<void> {
     }
     const outcome = outcomeOf(member);
     if (outcome === 'done') {
-      await rt.store.updateRecord(chainKey, { expect: { status: ['active'], cursor }, set: { cursor: cursor + 1 } });
+      const moved = await rt.store.updateRecord(chainKey, { expect: { status: ['active'], cursor }, set: { cursor: cursor + 1 } });
+      if (moved.ok) next = moved.record;
       continue; // moved (by us or a racing worker): look again
     }
     if (outcome === 'failed') {
@@ -66,7 +73,7 @@ async function advance(rt: Runtime, chainKey: string): Promise<void> {
   }
 }
 
-async function failChain(rt: Runtime, chainKey: string, error: NonNullable<import('../model/record').SignatureRecord['error']>) {
+async function failChain(rt: Runtime, chainKey: string, error: NonNullable<SignatureRecord['error']>) {
   const ended = await rt.apply(chainKey, 'fail', { caller: 'runtime', set: () => ({ error }) });
   if (!ended.changed) return;
   const later = (ended.record.members ?? []).slice((ended.record.cursor ?? 0) + 1);

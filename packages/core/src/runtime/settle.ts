@@ -75,7 +75,7 @@ async function fire(rt: Runtime, keys: readonly string[], message: unknown): Pro
 async function notifyParent(rt: Runtime, parentKey: string, member: SignatureRecord, outcome: Outcome) {
   const parent = await rt.swarmView(parentKey);
   if (!parent) return undefined; // the container was canceled or deleted with its members
-  if (parent.kind === 'chain') await onChainMemberEnd(rt, parent.key);
+  if (parent.kind === 'chain') await onChainMemberEnd(rt, parent);
   else if (parent.kind === 'swarm') await onSwarmMemberEnd(rt, parent, member.key, outcome === 'done' ? { ok: true, result: member.result?.value } : { ok: false });
   return parent.kind;
 }
