@@ -1,5 +1,6 @@
 -- Conditional update of one record.
 -- KEYS[1]: record; KEYS[2]: its lock; KEYS[3]: open set; KEYS[4..]: keys sharing its TTL
+-- (a swarm's state, counters first)
 -- ARGV[1]: JSON { status = { encoded... } | nil, fields = { [field] = encoded | false } }
 -- ARGV[2]: JSON list { field, encoded, ... } to set; ARGV[3]: JSON list of fields to delete
 -- ARGV[4]: ttl (s) or ''; ARGV[5]: lock holder or ''; ARGV[6]: 'track' | 'untrack' | ''
@@ -31,8 +32,13 @@ if #set > 0 then redis.call('HSET', rec, unpack(set)) end
 local unset = cjson.decode(ARGV[3])
 if #unset > 0 then redis.call('HDEL', rec, unpack(unset)) end
 if ARGV[4] ~= '' then
-  for i = 4, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4])) end
-  redis.call('EXPIRE', rec, tonumber(ARGV[4]))
+  local ttl = tonumber(ARGV[4])
+  redis.call('EXPIRE', rec, ttl)
+  -- KEYS[4] is the swarm counters key, which every swarm has: when it is absent (a
+  -- task, a chain) the other swarm keys are too, and expiring them would be wasted work
+  if #KEYS >= 4 and redis.call('EXPIRE', KEYS[4], ttl) == 1 then
+    for i = 5, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+  end
 end
 if ARGV[6] == 'untrack' then redis.call('SREM', KEYS[3], ARGV[7]) end
 if ARGV[6] == 'track' then
