@@ -123,29 +123,12 @@ export class RedisStore implements Store {
   }
 
   async updateRecord(key: string, update: RecordUpdate): Promise<UpdateResult> {
-    const expect: { status?: string[]; fields?: Record<string, string | false> } = {};
-    if (update.expect?.status) expect.status = update.expect.status.map((s) => JSON.stringify(s));
-    for (const field of EXPECTABLE_FIELDS) {
-      const wanted = update.expect?.[field];
-      if (wanted !== undefined) (expect.fields ??= {})[field] = wanted === null ? false : JSON.stringify(wanted);
-    }
-    const set = encodeFields(update.set ?? {});
-    const track = update.untrack ? 'untrack' : update.track ? 'track' : '';
     const shared = update.ttlSec === undefined ? [] : this.keys.owned(key).slice(1);
     const reply = (await this.call(
-      () =>
-        this.redis.mfUpdateRecord(
-          3 + shared.length, this.keys.record(key), this.keys.lock(key), this.keys.open(), ...shared,
-          JSON.stringify(expect), JSON.stringify(set), JSON.stringify(update.unset ?? []),
-          update.ttlSec === undefined ? '' : Math.max(1, Math.ceil(update.ttlSec)), update.lockHolder ?? '', track, key,
-        ),
+      () => this.redis.mfUpdateRecord(3 + shared.length, this.keys.record(key), this.keys.lock(key), this.keys.open(), ...shared, ...updateArgs(key, update)),
       key,
     )) as string[];
-    const [tag, ...fields] = reply;
-    if (tag === 'missing') return { ok: false, reason: 'missing' };
-    const record = decodeRecord(pairs(fields), key)!;
-    if (tag === 'ok') return { ok: true, record };
-    return { ok: false, reason: tag as 'mismatch' | 'locked', record };
+    return updateResult(reply, key);
   }
 
   async deleteRecords(keys: readonly string[], options: { lockHolder?: string } = {}) {
@@ -196,16 +179,31 @@ export class RedisStore implements Store {
     swarmSide(swarm))) as string[];
   }
 
-  async swarmFinish(swarm: string, member: string, outcome: { ok: true; result: unknown } | { ok: false }, claim: ClaimOptions): Promise<FinishResult> {
+  async swarmFinish(
+    swarm: string,
+    member: string,
+    outcome: { ok: true; result: unknown } | { ok: false },
+    claim: ClaimOptions,
+    end?: RecordUpdate,
+  ): Promise<FinishResult> {
     const s = this.keys.swarm(swarm);
-    const reply = (await this.call(() =>
-      this.redis.mfSwarmFinish(
-        6, this.keys.record(swarm), s.counters, s.queue, s.running, s.finished, s.results,
-        member, outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', claim.maxConcurrency, encodeStatuses(claim.whenStatus), claim.worker, claim.limit ?? '',
-        claim.stopAfterFailures ?? '',
-      ),
-    swarmSide(swarm))) as (number | string)[];
-    return { counted: reply[0] === 1, counts: toCounts(reply.slice(1, 7) as number[]), claimed: reply.slice(7) as string[] };
+    const swarmKeys = [this.keys.record(swarm), s.counters, s.queue, s.running, s.finished, s.results];
+    const finishArgs = [
+      member, outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', claim.maxConcurrency, encodeStatuses(claim.whenStatus), claim.worker,
+      claim.limit ?? '', claim.stopAfterFailures ?? '',
+    ];
+    if (!end) {
+      const reply = (await this.call(() => this.redis.mfSwarmFinish(6, ...swarmKeys, ...finishArgs), swarmSide(swarm))) as (number | string)[];
+      return finishResult(reply);
+    }
+    // the member's end and its count, in one script: the count happens only if the end applied
+    const [endReply, finishReply] = (await this.call(
+      () => this.redis.mfSwarmEnd(9, this.keys.record(member), this.keys.lock(member), this.keys.open(), ...swarmKeys, ...updateArgs(member, end), ...finishArgs),
+      swarmSide(swarm),
+    )) as [string[], (number | string)[]];
+    const ended = updateResult(endReply, member);
+    if (!ended.ok) return { counted: false, counts: await this.swarmCounts(swarm), claimed: [], ended };
+    return { ...finishResult(finishReply), ended };
   }
 
   async swarmClose(swarm: string): Promise<SwarmCounts> {
@@ -324,6 +322,33 @@ function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** update-record's arguments (ARGV[1..7]) for an update of `key`. */
+function updateArgs(key: string, update: RecordUpdate): (string | number)[] {
+  const expect: { status?: string[]; fields?: Record<string, string | false> } = {};
+  if (update.expect?.status) expect.status = update.expect.status.map((s) => JSON.stringify(s));
+  for (const field of EXPECTABLE_FIELDS) {
+    const wanted = update.expect?.[field];
+    if (wanted !== undefined) (expect.fields ??= {})[field] = wanted === null ? false : JSON.stringify(wanted);
+  }
+  const track = update.untrack ? 'untrack' : update.track ? 'track' : '';
+  return [
+    JSON.stringify(expect), JSON.stringify(encodeFields(update.set ?? {})), JSON.stringify(update.unset ?? []),
+    update.ttlSec === undefined ? '' : Math.max(1, Math.ceil(update.ttlSec)), update.lockHolder ?? '', track, key,
+  ];
+}
+
+function updateResult(reply: string[], key: string): UpdateResult {
+  const [tag, ...fields] = reply;
+  if (tag === 'missing') return { ok: false, reason: 'missing' };
+  const record = decodeRecord(pairs(fields), key)!;
+  if (tag === 'ok') return { ok: true, record };
+  return { ok: false, reason: tag as 'mismatch' | 'locked', record };
+}
+
+function finishResult(reply: (number | string)[]): FinishResult {
+  return { counted: reply[0] === 1, counts: toCounts(reply.slice(1, 7) as number[]), claimed: reply.slice(7) as string[] };
 }
 
 function encodeFields(record: Partial<SignatureRecord>): string[] {

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import claim from './lua/claim.lua';
 import createRecords from './lua/create-records.lua';
 import deleteRecords from './lua/delete-records.lua';
+import finish from './lua/finish.lua';
 import heartbeat from './lua/heartbeat.lua';
 import listOpen from './lua/list-open.lua';
 import liveWorkers from './lua/live-workers.lua';
@@ -15,10 +16,12 @@ import swarmAdd from './lua/swarm-add.lua';
 import swarmClaim from './lua/swarm-claim.lua';
 import swarmCounts from './lua/swarm-counts.lua';
 import swarmDrain from './lua/swarm-drain.lua';
+import swarmEnd from './lua/swarm-end.lua';
 import swarmFinish from './lua/swarm-finish.lua';
 import swarmReassign from './lua/swarm-reassign.lua';
 import swarmReset from './lua/swarm-reset.lua';
 import unlock from './lua/unlock.lua';
+import update from './lua/update.lua';
 import updateRecord from './lua/update-record.lua';
 
 type Reply = unknown;
@@ -31,6 +34,7 @@ export interface Scripts {
   mfSwarmAdd: Command;
   mfSwarmClaim: Command;
   mfSwarmFinish: Command;
+  mfSwarmEnd: Command;
   mfSwarmCounts: Command;
   mfSwarmReassign: Command;
   mfSwarmDrain: Command;
@@ -44,11 +48,12 @@ export interface Scripts {
 
 const SOURCES: Record<keyof Scripts, string> = {
   mfCreateRecords: createRecords,
-  mfUpdateRecord: updateRecord,
+  mfUpdateRecord: `${update}\n${updateRecord}`,
   mfDeleteRecords: deleteRecords,
   mfSwarmAdd: swarmAdd,
   mfSwarmClaim: `${claim}\n${swarmClaim}`,
-  mfSwarmFinish: `${claim}\n${swarmFinish}`,
+  mfSwarmFinish: `${claim}\n${finish}\n${swarmFinish}`,
+  mfSwarmEnd: `${claim}\n${update}\n${finish}\n${swarmEnd}`,
   mfSwarmCounts: `${claim}\n${swarmCounts}`,
   mfSwarmReassign: swarmReassign,
   mfSwarmDrain: swarmDrain,

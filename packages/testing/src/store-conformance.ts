@@ -205,6 +205,24 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(await store.swarmResults(swarmKey())).toEqual([{ n: 0 }, 'two']);
       });
 
+      it('ends a member and counts it in one step, or does neither when the end does not apply', async () => {
+        await activeSwarm(3);
+        await store.createRecords(members(3).map((m) => record(m, { status: 'active', runId: `run-${m}`, parent: swarmKey() })), { ttlSec: TTL, track: false });
+        await store.swarmClaim(swarmKey(), claim('w', 1));
+        const end = (m: string, runId: string) => ({ expect: { status: ['active' as const], runId }, set: { status: 'done' as const, result: { value: 7 } }, ttlSec: 60 });
+        const stale = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 7 }, claim('w', 1), end(key('m0'), 'another run'));
+        expect(stale).toMatchObject({ counted: false, claimed: [], ended: { ok: false, reason: 'mismatch' }, counts: { done: 0, running: 1, queued: 2 } });
+        expect((await store.getRecord(key('m0')))!.status).toBe('active');
+        const ended = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 7 }, claim('w', 1), end(key('m0'), `run-${key('m0')}`));
+        expect(ended).toMatchObject({ counted: true, claimed: [key('m1')], ended: { ok: true, record: { status: 'done', result: { value: 7 } } }, counts: { done: 1, running: 1 } });
+        expect(await store.getRecord(key('m0'))).toMatchObject({ status: 'done', result: { value: 7 } });
+        if (h.ttl) expect(await h.ttl(key('m0'))).toBeLessThanOrEqual(60);
+        expect(await store.swarmResults(swarmKey())).toEqual([7]);
+        const missing = await store.swarmFinish(swarmKey(), key('gone'), { ok: false }, claim('w', 1), end(key('gone'), 'r'));
+        expect(missing).toMatchObject({ counted: false, ended: { ok: false, reason: 'missing' } });
+        expect((await store.swarmCounts(swarmKey())).failed).toBe(0);
+      });
+
       it('keeps results in the order members were added, whatever the order they finish', async () => {
         await activeSwarm(4);
         await store.swarmClaim(swarmKey(), claim('w', 4));

@@ -111,6 +111,11 @@ export class MemoryStore implements Store {
 
   async updateRecord(key: string, update: RecordUpdate): Promise<UpdateResult> {
     this.tick();
+    return this.update(key, update);
+  }
+
+  /** The conditional update, without awaiting: atomic with whatever the caller does next. */
+  private update(key: string, update: RecordUpdate): UpdateResult {
     const entry = this.records.entry(key);
     if (!entry) return { ok: false, reason: 'missing' };
     const record = this.valid(entry.value, key);
@@ -179,9 +184,12 @@ export class MemoryStore implements Store {
     member: string,
     outcome: { ok: true; result: unknown } | { ok: false },
     claim: ClaimOptions,
+    end?: RecordUpdate,
   ): Promise<FinishResult> {
     const state = this.swarms.get(swarm);
-    if (!state) return { counted: false, counts: emptyCounts(), claimed: [] };
+    const ended = end ? this.update(member, end) : undefined;
+    if (ended && !ended.ok) return { counted: false, counts: state ? counts(state) : emptyCounts(), claimed: [], ended };
+    if (!state) return { counted: false, counts: emptyCounts(), claimed: [], ...(ended ? { ended } : {}) };
     let counted = false;
     if (!state.finished.has(member)) {
       counted = true;
@@ -196,7 +204,7 @@ export class MemoryStore implements Store {
       }
     }
     const claimed = this.claim(swarm, state, claim);
-    return { counted, counts: counts(state), claimed };
+    return { counted, counts: counts(state), claimed, ...(ended ? { ended } : {}) };
   }
 
   async swarmClose(swarm: string): Promise<SwarmCounts> {

@@ -82,6 +82,8 @@ export interface FinishResult {
   counts: SwarmCounts;
   /** members given the freed slots in the same step; the caller dispatches them. */
   claimed: string[];
+  /** with an `end` update: its result. When it did not apply, nothing else was done. */
+  ended?: UpdateResult;
 }
 
 export interface SlotHolder {
@@ -129,12 +131,17 @@ export interface Store {
    * Records a member's end once: frees its slot (or, for a member that ends while
    * queued, e.g. canceled, takes it out of the queue so it never takes a slot),
    * counts it, keeps its result, then claims freed slots.
+   *
+   * `end`: the member's own update (its end), made first in the same atomic step, as
+   * `updateRecord(member, end)` would; only if it applies does the rest happen. So a
+   * member's end and its count cannot be parted by a crash, in one round trip.
    */
   swarmFinish(
     swarm: string,
     member: string,
     outcome: { ok: true; result: unknown } | { ok: false },
     claim: ClaimOptions,
+    end?: RecordUpdate,
   ): Promise<FinishResult>;
   swarmClose(swarm: string): Promise<SwarmCounts>;
   swarmCounts(swarm: string): Promise<SwarmCounts>;

@@ -10,7 +10,7 @@ import { decide, type Decision, type Operation } from '../model/lifecycle';
 import type { SignatureRecord } from '../model/record';
 import { isFinished, type Kind } from '../model/status';
 import type { Engine } from '../ports/engine';
-import type { Expectation, Store } from '../ports/store';
+import type { Expectation, RecordUpdate, Store, UpdateResult } from '../ports/store';
 import type { TaskRegistry } from './registry';
 
 /** Engine metadata that carries the signature key with a run. */
@@ -45,6 +45,12 @@ export interface ApplyOptions {
    * dispatchedAt as they matter).
    */
   guess?: Guess;
+  /**
+   * How the conditional write is made (default `store.updateRecord`): a caller may fuse
+   * it with a step of its own (a swarm member's end with its count), as long as the
+   * write applies exactly as `updateRecord` would.
+   */
+  write?: (key: string, update: RecordUpdate) => Promise<UpdateResult>;
   /** work that must be done before the write, given the decision (it may run again if the write loses a race). */
   beforeWrite?: (before: SignatureRecord, decision: Decision) => Promise<void>;
   /** time to live to set with the change, given the record (default: the done TTL when the signature ends). */
@@ -102,7 +108,8 @@ export class Runtime {
 
       await options.beforeWrite?.(before, decision);
       const ends = isFinished(decision.status) && !isFinished(before.status);
-      const result = await this.store.updateRecord(key, {
+      const write = options.write ?? ((k: string, u: RecordUpdate) => this.store.updateRecord(k, u));
+      const result = await write(key, {
         expect: { status: [before.status], ...expectGuess, ...options.expect },
         set: { ...set, status: decision.status, ...(decision.lastStatus ? { lastStatus: decision.lastStatus } : {}) },
         unset: options.unset,

@@ -29,7 +29,8 @@ export function outcomeOf(record: SignatureRecord): Outcome | undefined {
   return status === 'done' || status === 'failed' ? status : undefined;
 }
 
-export async function settle(rt: Runtime, record: SignatureRecord): Promise<void> {
+/** `parent`: the container record when the caller has just read it (saves reading it again). */
+export async function settle(rt: Runtime, record: SignatureRecord, parent?: SignatureRecord): Promise<void> {
   if (record.settled) return;
   const outcome = outcomeOf(record);
   if (!outcome) return;
@@ -45,7 +46,7 @@ export async function settle(rt: Runtime, record: SignatureRecord): Promise<void
     await fire(rt, record.errorCallbacks, message);
     await expireTree(rt, record.successCallbacks);
   }
-  const parentKind = record.parent ? await notifyParent(rt, record.parent, record, outcome) : undefined;
+  const parentKind = record.parent ? await notifyParent(rt, record.parent, record, outcome, parent) : undefined;
   // A swarm member without callbacks needs no settled mark: it is not in the open
   // index, and its swarm counts it once however often it is settled. Skipping the
   // write keeps a member's life at a constant, small number of store calls.
@@ -72,8 +73,8 @@ async function fire(rt: Runtime, keys: readonly string[], message: unknown): Pro
   }
 }
 
-async function notifyParent(rt: Runtime, parentKey: string, member: SignatureRecord, outcome: Outcome) {
-  const parent = await rt.swarmView(parentKey);
+async function notifyParent(rt: Runtime, parentKey: string, member: SignatureRecord, outcome: Outcome, known?: SignatureRecord) {
+  const parent = known?.key === parentKey ? known : await rt.swarmView(parentKey);
   if (!parent) return undefined; // the container was canceled or deleted with its members
   if (parent.kind === 'chain') await onChainMemberEnd(rt, parent);
   else if (parent.kind === 'swarm') await onSwarmMemberEnd(rt, parent, member.key, outcome === 'done' ? { ok: true, result: member.result?.value } : { ok: false });

@@ -6,7 +6,7 @@
  */
 import { CorruptRecordError, describeError } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import type { ClaimOptions, SwarmCounts } from '../ports/store';
+import type { ClaimOptions, FinishResult, RecordUpdate, SwarmCounts, UpdateResult } from '../ports/store';
 import { containerMessage } from './message';
 import { sendSwarmMembers } from './dispatch';
 import type { Runtime } from './runtime';
@@ -53,6 +53,44 @@ export async function onSwarmMemberEnd(
       await checkSwarmEnd(rt, swarm, finished.counts);
     }),
   );
+}
+
+/**
+ * A swarm member's end and its count in the swarm as one store step (one round trip,
+ * and no crash can come between them): the writer hands `Runtime.apply` a write that,
+ * when it ends the member, also counts it, frees its slot and claims the next. Only for
+ * members with nothing to do between the two (no callbacks of their own).
+ */
+export function swarmEndWriter(rt: Runtime, swarm: SignatureRecord, member: string) {
+  let finished: FinishResult | undefined;
+  return {
+    async write(key: string, update: RecordUpdate): Promise<UpdateResult> {
+      const status = update.set?.status;
+      if (status !== 'done' && status !== 'failed') return rt.store.updateRecord(key, update);
+      const outcome = status === 'done' ? { ok: true as const, result: update.set?.result?.value } : { ok: false as const };
+      const result = await rt.store.swarmFinish(swarm.key, key, outcome, claimOptions(rt, swarm, true), update).catch(async (error: unknown) => {
+        // the swarm's own state is unreadable: the swarm fails with that error (its waiters learn why)
+        if (error instanceof CorruptRecordError) await failOnCorruption(rt, swarm, () => Promise.reject(error)).catch(() => undefined);
+        throw error;
+      });
+      if (result.ended!.ok) finished = result;
+      return result.ended!;
+    },
+    /** whether the member's end was counted with it (then `after()` finishes the step). */
+    get counted(): boolean {
+      return finished !== undefined;
+    },
+    /** What follows the count: the claimed members are sent, the swarm's end is checked. */
+    async after(): Promise<void> {
+      rt.announce(member);
+      await rt.guard([swarm.key, member], () =>
+        failOnCorruption(rt, swarm, async () => {
+          await sendClaimed(rt, swarm, finished!.claimed);
+          await checkSwarmEnd(rt, swarm, finished!.counts);
+        }),
+      );
+    },
+  };
 }
 
 /**

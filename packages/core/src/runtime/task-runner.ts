@@ -11,6 +11,7 @@ import { buildInput } from './message';
 import type { RegisteredTask, TaskContext } from './registry';
 import { SIGNATURE_KEY, sleep, type Runtime } from './runtime';
 import { settle } from './settle';
+import { swarmEndWriter } from './swarm';
 import { box } from './dispatch';
 
 export interface SignatureView {
@@ -80,6 +81,10 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
 }
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
+  // A swarm member with no callbacks of its own is ended and counted in one store step.
+  const quiet = begun.successCallbacks.length + begun.errorCallbacks.length === 0;
+  const parent = begun.parent && quiet ? await rt.swarmView(begun.parent) : null;
+  const fused = parent?.kind === 'swarm' ? swarmEndWriter(rt, parent, begun.key) : undefined;
   const ended = await rt.apply(begun.key, op, {
     caller: 'runtime',
     known: begun,
@@ -87,8 +92,10 @@ async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: '
     attempt: run.attempt,
     expect: { runId: run.runId, attempt: run.attempt },
     set: (_, decision) => (decision.effects.includes('settle') ? set : {}),
+    write: fused?.write,
   });
-  if (ended.decision.effects.includes('settle')) await settle(rt, ended.record);
+  if (fused?.counted) await fused.after();
+  else if (ended.decision.effects.includes('settle')) await settle(rt, ended.record, parent ?? undefined);
 }
 
 async function invoke(

@@ -25,6 +25,9 @@ if max and total >= max then
   redis.call('HSET', counters, 'closed', 1)
   closed = 1
 end
+-- `finished` and `results` exist from the first add on, so members ending never set their TTL
+redis.call('SADD', KEYS[6], '')
+redis.call('HSETNX', KEYS[7], '', '')
 -- every swarm key lives as long as the swarm record
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then ttl = tonumber(ARGV[2]) end

@@ -10,6 +10,12 @@ for first = 1, #all, 1000 do
   redis.call('RPUSH', queue, unpack(all, first, math.min(first + 999, #all)))
 end
 redis.call('HSET', counters, 'done', 0, 'failed', 0)
+redis.call('SADD', KEYS[5], '')
+redis.call('HSETNX', KEYS[6], '', '')
 local ttl = redis.call('TTL', counters)
-if ttl > 0 and #all > 0 then redis.call('EXPIRE', queue, ttl) end
+if ttl > 0 then
+  for i = 2, #KEYS do
+    if KEYS[i] ~= members and redis.call('EXISTS', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
 return #all
