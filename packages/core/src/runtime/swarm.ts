@@ -47,12 +47,14 @@ export async function onSwarmMemberEnd(
   outcome: { ok: true; result: unknown } | { ok: false },
 ): Promise<void> {
   await rt.guard([swarm.key, member], () =>
-    failOnCorruption(rt, swarm, async () => {
-      const finished = await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm, true));
-      await sendClaimed(rt, swarm, finished.claimed);
-      await checkSwarmEnd(rt, swarm, finished.counts);
-    }),
+    failOnCorruption(rt, swarm, async () => afterCount(rt, swarm, await rt.store.swarmFinish(swarm.key, member, outcome, claimOptions(rt, swarm, true)))),
   );
+}
+
+/** What follows a member's count: the members given its slot are sent, the swarm's end is checked. */
+async function afterCount(rt: Runtime, swarm: SignatureRecord, finished: FinishResult): Promise<void> {
+  await sendClaimed(rt, swarm, finished.claimed);
+  await checkSwarmEnd(rt, swarm, finished.counts);
 }
 
 /**
@@ -69,9 +71,8 @@ export function swarmEndWriter(rt: Runtime, swarm: SignatureRecord, member: stri
       if (status !== 'done' && status !== 'failed') return rt.store.updateRecord(key, update);
       const outcome = status === 'done' ? { ok: true as const, result: update.set?.result?.value } : { ok: false as const };
       const result = await rt.store.swarmFinish(swarm.key, key, outcome, claimOptions(rt, swarm, true), update).catch(async (error: unknown) => {
-        // the swarm's own state is unreadable: the swarm fails with that error (its waiters learn why)
-        if (error instanceof CorruptRecordError) await failOnCorruption(rt, swarm, () => Promise.reject(error)).catch(() => undefined);
-        throw error;
+        if (error instanceof CorruptRecordError) await failCorrupt(rt, swarm, error).catch(() => undefined);
+        throw error; // the member's own end is in doubt: its run fails, the sweep looks again
       });
       if (result.ended!.ok) finished = result;
       return result.ended!;
@@ -80,15 +81,10 @@ export function swarmEndWriter(rt: Runtime, swarm: SignatureRecord, member: stri
     get counted(): boolean {
       return finished !== undefined;
     },
-    /** What follows the count: the claimed members are sent, the swarm's end is checked. */
+    /** What follows the count (see `afterCount`). */
     async after(): Promise<void> {
       rt.announce(member);
-      await rt.guard([swarm.key, member], () =>
-        failOnCorruption(rt, swarm, async () => {
-          await sendClaimed(rt, swarm, finished!.claimed);
-          await checkSwarmEnd(rt, swarm, finished!.counts);
-        }),
-      );
+      await rt.guard([swarm.key, member], () => failOnCorruption(rt, swarm, () => afterCount(rt, swarm, finished!)));
     },
   };
 }
@@ -103,11 +99,16 @@ async function failOnCorruption(rt: Runtime, swarm: SignatureRecord, step: () =>
     await step();
   } catch (error) {
     if (!(error instanceof CorruptRecordError)) throw error;
-    rt.log.error('a swarm cannot go on: its stored state is corrupt', { key: swarm.key, error: error.message });
-    const ended = await rt.apply(swarm.key, 'fail', { caller: 'runtime', set: () => ({ error: describeError(error, 1) }) }).catch(() => undefined);
-    if (ended?.changed) await settle(rt, ended.record);
-    else throw error;
+    await failCorrupt(rt, swarm, error);
   }
+}
+
+/** Fails a swarm with the corruption that stops it; throws that error if the swarm could not be failed. */
+async function failCorrupt(rt: Runtime, swarm: SignatureRecord, error: CorruptRecordError): Promise<void> {
+  rt.log.error('a swarm cannot go on: its stored state is corrupt', { key: swarm.key, error: error.message });
+  const ended = await rt.apply(swarm.key, 'fail', { caller: 'runtime', set: () => ({ error: describeError(error, 1) }) }).catch(() => undefined);
+  if (!ended?.changed) throw error;
+  await settle(rt, ended.record);
 }
 
 async function sendClaimed(rt: Runtime, swarm: SignatureRecord, claimed: readonly string[]): Promise<void> {
