@@ -33,7 +33,7 @@ import { sweep, type SweepOptions, type SweepReport } from './runtime/recovery';
 import { staggerExecution, TaskRegistry, withCtx, withSignature, type TaskFn, type TaskOptions } from './runtime/registry';
 import { Runtime, sleep } from './runtime/runtime';
 import { outcomeOf } from './runtime/settle';
-import { fillSwarm, checkSwarmEnd } from './runtime/swarm';
+import { checkContainerEnd, fillContainer } from './runtime/container';
 import { makeHandler } from './runtime/task-runner';
 import { ChainSignature, memberSpec, Signature, SwarmSignature, TaskSignature, type AddTasksOptions, type RunOptions } from './signature';
 
@@ -208,9 +208,18 @@ export class Mageflow {
       successCallbacks: callbacks.successCallbacks,
       errorCallbacks: callbacks.errorCallbacks,
       members: prepared.map((p) => p.record.key),
-      cursor: 0,
     };
-    await this.internals.commit([...prepared, ...callbacks.prepared, { record, created: [record] }], { key, kind: 'chain' });
+    const all = [...prepared, ...callbacks.prepared, { record, created: [record] }];
+    await this.internals.commit(all, { key, kind: 'chain' });
+    try {
+      // A chain's members wait in its queue, like a swarm's: the queue is closed once they are in.
+      await this.store.swarmAdd(key, record.members!, { maxTaskAllowed: members.length, ttlSec: this.runtime.ttl('chain', 'active') });
+    } catch (error) {
+      // all or none: what was created goes, what was adopted is released
+      const adopted = prepared.filter((p) => p.adopt).map((p) => p.record.key);
+      await this.internals.rollback(all.flatMap((p) => p.created.map((r) => r.key)), adopted, key).catch(() => undefined);
+      throw error;
+    }
     return this.internals.wrap(record) as ChainSignature;
   }
 
@@ -501,10 +510,10 @@ export class Internals {
    */
   async commit(prepared: readonly Prepared[], parent: { key: string; kind: Kind } | undefined, options: { batchSize?: number } = {}): Promise<void> {
     const created = prepared.flatMap((p) => p.created);
-    // Swarm members are found through their swarm, never through the open index.
-    const inSwarm = (r: SignatureRecord) => parent?.kind === 'swarm' && r.parent === parent.key;
-    await this.create(created.filter((r) => !inSwarm(r)), { track: true });
-    await this.create(created.filter(inSwarm), { track: false, batchSize: options.batchSize });
+    // Members are found through their container, never through the open index.
+    const isMember = (r: SignatureRecord) => parent !== undefined && r.parent === parent.key;
+    await this.create(created.filter((r) => !isMember(r)), { track: true });
+    await this.create(created.filter(isMember), { track: false, batchSize: options.batchSize });
     const adopted: string[] = [];
     try {
       for (const p of prepared.filter((p) => p.adopt)) {
@@ -528,7 +537,7 @@ export class Internals {
     const adopted = await this.runtime.store.updateRecord(key, {
       expect: { status: ['pending'], dispatchedAt: null, parent: null },
       set: { parent: parent.key },
-      untrack: parent.kind === 'swarm',
+      untrack: true,
     });
     if (!adopted.ok) {
       const record = adopted.reason === 'missing' ? undefined : adopted.record;
@@ -576,14 +585,14 @@ export class Internals {
       throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
     }
     const current = await this.runtime.load(swarmKey);
-    if (current.status === 'active') await fillSwarm(this.runtime, current);
+    if (current.status === 'active') await fillContainer(this.runtime, current);
     return keys;
   }
 
   async closeSwarm(swarmKey: string): Promise<SwarmCounts> {
     const swarm = await this.runtime.load(swarmKey);
     const counts = await this.runtime.store.swarmClose(swarmKey);
-    await checkSwarmEnd(this.runtime, swarm, counts);
+    await checkContainerEnd(this.runtime, swarm, counts);
     return counts;
   }
 

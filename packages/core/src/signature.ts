@@ -133,9 +133,10 @@ export class ChainSignature extends Signature {
   get members(): readonly string[] {
     return this.record.members ?? [];
   }
-  /** index of the member running or due next. */
-  get cursor(): number {
-    return this.record.cursor ?? 0;
+
+  /** How far it got: members done, failed, running and still queued. */
+  async counts(): Promise<SwarmCounts> {
+    return this.mf.store.swarmCounts(this.key);
   }
 }
 

@@ -89,9 +89,10 @@ suite('Redis restarted while workflows run', () => {
     })) as number[];
     const chainResult = await waitUntil(async () => ((await store.getRecord(chain.key))?.status === 'done' ? (await store.getRecord(chain.key))!.result!.value : undefined), 'the chain to finish', 60_000).catch(async (error) => {
       const record = (await store.getRecord(chain.key))!;
-      const at = record.members![record.cursor ?? 0]!;
-      const [member, next] = await store.getRecords([at, record.members![(record.cursor ?? 0) + 1] ?? '']);
-      throw new Error(`${(error as Error).message}\n${JSON.stringify({ me: mf.workerId, chain: { status: record.status, cursor: record.cursor }, member, next, problems: problems.slice(-8) }, null, 1)}`);
+      const slots = await store.swarmRunning(chain.key);
+      const running = await store.getRecords(slots.map((s) => s.member));
+      const state = { me: mf.workerId, chain: record.status, counts: await store.swarmCounts(chain.key), slots, running, problems: problems.slice(-8) };
+      throw new Error(`${(error as Error).message}\n${JSON.stringify(state, null, 1)}`);
     });
     expect(chainResult).toBe(40);
     await waitUntil(() => rec.count('swarm-done') === 1 && rec.count('chain-done') === 1, 'both callbacks', 20_000);

@@ -73,10 +73,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(wrongAbsent.ok).toBe(false);
         const ok = await store.updateRecord(key('a'), {
           expect: { status: ['pending', 'active'], runId: 'r1', attempt: 1, dispatchedAt: null },
-          set: { status: 'active', cursor: 3, message: { value: [1, { a: null }] } },
+          set: { status: 'active', worker: 'w3', message: { value: [1, { a: null }] } },
           unset: ['attempt'],
         });
-        expect(ok).toMatchObject({ ok: true, record: { status: 'active', cursor: 3, message: { value: [1, { a: null }] } } });
+        expect(ok).toMatchObject({ ok: true, record: { status: 'active', worker: 'w3', message: { value: [1, { a: null }] } } });
         const stored = await store.getRecord(key('a'));
         expect(stored!.attempt).toBeUndefined();
         expect(stored!.message).toEqual({ value: [1, { a: null }] });

@@ -34,7 +34,7 @@ export type SwarmConfig = Static<typeof SwarmConfigSchema>;
 
 /**
  * What the Store keeps for each signature. One schema for the three kinds; the
- * container fields are present only on chains (`members`, `cursor`) and swarms (`swarm`).
+ * container fields are present only on chains (`members`) and swarms (`swarm`).
  */
 export const SignatureRecordSchema = Type.Object({
   key: Type.String({ minLength: 1 }),
@@ -64,8 +64,8 @@ export const SignatureRecordSchema = Type.Object({
   settled: Type.Optional(Type.Boolean()),
   /** marked_for_deletion: when the cleanup job may delete it for good (ms epoch). */
   deleteAt: Type.Optional(Type.Number()),
+  /** a chain's members, in order (a swarm's are kept by the store, as they can be added while it runs). */
   members: Type.Optional(Type.Array(Type.String())),
-  cursor: Type.Optional(Type.Integer({ minimum: 0 })),
   swarm: Type.Optional(SwarmConfigSchema),
 });
 export type SignatureRecord = Static<typeof SignatureRecordSchema>;

@@ -1,82 +1,34 @@
 /**
- * Chains: members run one after another, each result handed to the next.
+ * Chains: members run one after another, each result handed to the next. A chain
+ * is a container with one slot that stops at its first failure (`container.ts`
+ * moves it); this module holds what only a chain does: its result is its last
+ * member's, its error is its failed member's, and the members after a failure
+ * never run.
  *
- * `advanceChain` is the one step that moves a chain: it looks at the member under
- * the cursor and does what its status calls for. It is safe to run at any time, as
- * often as wanted (after a member ends, on resume, in a recovery sweep): the cursor
- * only moves by a conditional write, and a member starts at most once.
+ * Members end in order, so the members counted done are the first `done` ones:
+ * the chain reads only the member it needs (O(1)), never the whole list.
  */
-import { InvalidTransitionError } from '../errors';
+import type { ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import { containerMessage } from './message';
-import { startSignature } from './dispatch';
+import type { SwarmCounts } from '../ports/store';
+import { goneError } from './container';
 import type { Runtime } from './runtime';
-import { expireTree, outcomeOf, settle } from './settle';
+import { expireTree } from './settle';
 
-/** `chain`: the chain record as just read by the caller, which saves reading it again. */
-export async function onChainMemberEnd(rt: Runtime, chain: SignatureRecord): Promise<void> {
-  await advanceChain(rt, chain.key, chain);
+/** The chain's result: its last member's. */
+export async function chainResult(rt: Runtime, chain: SignatureRecord): Promise<unknown> {
+  const last = chain.members?.at(-1);
+  return last === undefined ? null : ((await rt.store.getRecord(last))?.result?.value ?? null);
 }
 
-export async function advanceChain(rt: Runtime, chainKey: string, known?: SignatureRecord): Promise<void> {
-  await rt.guard([chainKey], () => advance(rt, chainKey, known));
+/** The error of the member that failed the chain, when the caller did not have it at hand (a recovery). */
+export async function chainFailure(rt: Runtime, chain: SignatureRecord, counts: SwarmCounts): Promise<ErrorInfo> {
+  const failed = chain.members?.[counts.done];
+  if (failed === undefined) return goneError(chain.key);
+  return (await rt.store.getRecord(failed))?.error ?? goneError(failed);
 }
 
-async function advance(rt: Runtime, chainKey: string, known?: SignatureRecord): Promise<void> {
-  // Every decision below rests on a conditional write, so a recent read of the chain
-  // serves as well as a fresh one: a stale one only loses the write and reads again.
-  let next = known;
-  for (;;) {
-    const chain = next ?? (await rt.store.getRecord(chainKey));
-    next = undefined;
-    if (!chain) return;
-    if (chain.status !== 'active') {
-      if (outcomeOf(chain)) await settle(rt, chain); // ended before a crash cut its settle short
-      return; // suspended, interrupted, pending: hold
-    }
-    const members = chain.members ?? [];
-    const cursor = chain.cursor ?? 0;
-    const [member, previous] = await rt.store.getRecords([members[cursor] ?? '', members[cursor - 1] ?? '']);
-
-    if (cursor >= members.length) {
-      const ended = await rt.apply(chainKey, 'succeed', { caller: 'runtime', set: () => ({ result: previous?.result ?? { value: null } }) });
-      if (ended.changed) await settle(rt, ended.record);
-      return;
-    }
-    if (!member) {
-      // A member canceled or expired mid-chain: the chain cannot go on, and must not hang.
-      await failChain(rt, chainKey, { name: 'TaskCanceledError', message: `chain member ${members[cursor]} is gone (canceled or expired)`, code: 'TASK_CANCELED', attempts: 0 });
-      return;
-    }
-    const outcome = outcomeOf(member);
-    if (outcome === 'done') {
-      const moved = await rt.store.updateRecord(chainKey, { expect: { status: ['active'], cursor }, set: { cursor: cursor + 1 } });
-      if (moved.ok) next = moved.record;
-      continue; // moved (by us or a racing worker): look again
-    }
-    if (outcome === 'failed') {
-      await failChain(rt, chainKey, member.error ?? { name: 'Error', message: 'member failed', attempts: 1 });
-      return;
-    }
-    const due = member.status === 'pending' && member.dispatchedAt === undefined;
-    const pausedWithoutMessage = (member.status === 'suspended' || member.status === 'interrupted') && !member.message;
-    if (due || pausedWithoutMessage) {
-      // A paused member keeps the message for its resume.
-      const message = cursor === 0 ? containerMessage(chain) : previous?.result?.value;
-      try {
-        await startSignature(rt, member.key, message, 'runtime');
-      } catch (error) {
-        if (!(error instanceof InvalidTransitionError)) throw error; // started by a racing worker
-      }
-    }
-    return; // the member is in flight or held: its end moves the chain on
-  }
-}
-
-async function failChain(rt: Runtime, chainKey: string, error: NonNullable<SignatureRecord['error']>) {
-  const ended = await rt.apply(chainKey, 'fail', { caller: 'runtime', set: () => ({ error }) });
-  if (!ended.changed) return;
-  const later = (ended.record.members ?? []).slice((ended.record.cursor ?? 0) + 1);
-  await expireTree(rt, later); // members after the failure never run
-  await settle(rt, ended.record);
+/** Members after a failure never run: out of the queue, and they live only the done TTL. */
+export async function stopChainMembers(rt: Runtime, chainKey: string): Promise<void> {
+  await expireTree(rt, await rt.store.swarmDrainQueue(chainKey));
 }

@@ -5,11 +5,9 @@
  */
 import type { SignatureRecord } from '../model/record';
 import type { DispatchRequest } from '../ports/engine';
-import { advanceChain } from './chain';
 import { resetTree } from './lifecycle';
-import { containerMessage } from './message';
 import { SIGNATURE_KEY, type Runtime } from './runtime';
-import { fillSwarm } from './swarm';
+import { fillContainer, memberMessage } from './container';
 
 export const box = (value: unknown) => ({ value: value === undefined ? null : value });
 
@@ -43,8 +41,7 @@ async function start(rt: Runtime, key: string, message: unknown, caller: 'user' 
   if (!applied.decision.effects.includes('dispatch')) return;
   const record = applied.record;
   if (record.kind === 'task') await sendTask(rt, record, message, now);
-  else if (record.kind === 'chain') await advanceChain(rt, record.key);
-  else await fillSwarm(rt, record);
+  else await fillContainer(rt, record);
 }
 
 /** Hands a stamped task record to the engine; undoes the stamp if the engine refuses. */
@@ -66,11 +63,11 @@ function inheritsMessage(record: SignatureRecord): boolean {
   return record.message === undefined;
 }
 
-/** The message to send a task again (resume, recovery): its own, or its swarm's. */
+/** The message to send a task again (resume, recovery): its own, or the one its container gives it. */
 export async function messageFor(rt: Runtime, record: SignatureRecord): Promise<unknown> {
   if (record.message) return record.message.value;
-  const parent = record.parent ? await rt.swarmView(record.parent) : null;
-  return parent?.kind === 'swarm' ? containerMessage(parent) : undefined;
+  const parent = record.parent ? await rt.containerView(record.parent) : null;
+  return parent && parent.kind !== 'task' ? memberMessage(rt, parent, record.key) : undefined;
 }
 
 /**
@@ -86,13 +83,18 @@ function runRequest(rt: Runtime, record: SignatureRecord, message: unknown, inhe
   };
 }
 
-/** Sends swarm members that were just given slots: tasks in one engine call, containers one by one. */
-export async function sendSwarmMembers(rt: Runtime, members: readonly SignatureRecord[], message: unknown): Promise<void> {
+/**
+ * Sends members that were just given slots: tasks in one engine call, containers one
+ * by one. A swarm's members inherit its message; a chain member keeps the message it
+ * is sent (the previous result), which no other record holds.
+ */
+export async function sendMembers(rt: Runtime, container: SignatureRecord, members: readonly SignatureRecord[], message: unknown): Promise<void> {
+  const inherited = container.kind === 'swarm';
   const tasks = members.filter((m) => m.kind === 'task');
-  if (tasks.length > 0) await rt.engine.dispatchMany(tasks.map((m) => runRequest(rt, m, message, true)));
-  for (const container of members.filter((m) => m.kind !== 'task')) {
-    await startSignature(rt, container.key, message, 'runtime').catch((error) =>
-      rt.log.warn('could not start a nested container in a swarm', { key: container.key, error: String(error) }),
+  if (tasks.length > 0) await rt.engine.dispatchMany(tasks.map((m) => runRequest(rt, m, message, inherited)));
+  for (const nested of members.filter((m) => m.kind !== 'task')) {
+    await startSignature(rt, nested.key, message, 'runtime').catch((error) =>
+      rt.log.warn(`could not start a nested container in a ${container.kind}`, { key: nested.key, error: String(error) }),
     );
   }
 }

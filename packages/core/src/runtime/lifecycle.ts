@@ -6,11 +6,10 @@ import { InvalidTransitionError, MageflowError, SignatureLockedError, SignatureN
 import type { Effect } from '../model/lifecycle';
 import { isFinished } from '../model/status';
 import type { SignatureRecord } from '../model/record';
-import { advanceChain } from './chain';
 import { messageFor, sendTask } from './dispatch';
 import type { Runtime } from './runtime';
-import { fillSwarm, onSwarmMemberEnd } from './swarm';
-import { collectTree } from './tree';
+import { fillContainer, onMemberEnd } from './container';
+import { collectTree, membersOf } from './tree';
 
 export type UserOperation = 'suspend' | 'interrupt' | 'resume' | 'cancel' | 'remove';
 
@@ -60,8 +59,7 @@ async function carryOut(rt: Runtime, effect: Effect, before: SignatureRecord, re
       if (container) await eachMemberInFlight(rt, record, effect === 'suspendMembers' ? 'suspend' : effect === 'interruptMembers' ? 'interrupt' : 'resume');
       return;
     case 'continue':
-      if (record.kind === 'chain') await advanceChain(rt, record.key);
-      if (record.kind === 'swarm') await fillSwarm(rt, record);
+      if (container) await fillContainer(rt, record);
       return;
     case 'replay':
       // Sent again if it was ever sent: its own message kept, or (a swarm member) its swarm's.
@@ -87,12 +85,9 @@ async function carryOut(rt: Runtime, effect: Effect, before: SignatureRecord, re
   }
 }
 
-/** Applies an operation to the members a container has in flight: the chain's current member, the swarm's slot holders. */
+/** Applies an operation to the members a container has in flight: those holding a slot. */
 async function eachMemberInFlight(rt: Runtime, container: SignatureRecord, op: 'suspend' | 'interrupt' | 'resume') {
-  const members =
-    container.kind === 'chain'
-      ? [container.members?.[container.cursor ?? 0]].filter((k): k is string => k !== undefined)
-      : (await rt.store.swarmRunning(container.key)).map((slot) => slot.member);
+  const members = (await rt.store.swarmRunning(container.key)).map((slot) => slot.member);
   for (const member of members) {
     try {
       await operate(rt, member, op);
@@ -123,24 +118,26 @@ export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'ca
   tree.keys.forEach((key) => (rt.forget(key), rt.announce(key)));
   if (root.parent && action === 'cancel') {
     const parent = await rt.store.getRecord(root.parent);
-    if (parent?.kind === 'chain') await advanceChain(rt, parent.key);
-    if (parent?.kind === 'swarm') await onSwarmMemberEnd(rt, parent, root.key, { ok: false });
+    if (parent && parent.kind !== 'task') {
+      const error = { name: 'TaskCanceledError', code: 'TASK_CANCELED', message: `member ${root.key} was canceled`, attempts: 0 };
+      await onMemberEnd(rt, parent, root.key, { ok: false, error });
+    }
   }
   return tree.keys;
 }
 
 /**
  * A rerun: every member and callback of a finished container back to pending with
- * its active TTL, swarms' queues refilled, chains' cursors at 0. The root's status
+ * its active TTL, containers' queues refilled. The root's status
  * is left to the run that follows.
  */
 export async function resetTree(rt: Runtime, root: SignatureRecord): Promise<void> {
   const tree = await collectTree(rt, [root.key]);
   for (const record of tree.records) {
     const isRoot = record.key === root.key;
-    if (record.kind === 'swarm') await rt.store.swarmReset(record.key);
+    if (record.kind !== 'task') await rt.store.swarmReset(record.key);
     await rt.store.updateRecord(record.key, {
-      set: { ...(isRoot ? {} : { status: 'pending' as const }), ...(record.kind === 'chain' ? { cursor: 0 } : {}) },
+      set: isRoot ? {} : { status: 'pending' },
       unset: isRoot ? ['result', 'error', 'settled'] : ['lastStatus', 'result', 'error', 'runId', 'attempt', 'dispatchedAt', 'worker', 'settled', 'deleteAt', 'message'],
       ttlSec: rt.ttl(record.kind, 'active'),
     });
@@ -151,7 +148,7 @@ export async function resetTree(rt: Runtime, root: SignatureRecord): Promise<voi
 /** remove(): members share the container's deletion window; callbacks are marked too. */
 async function markTree(rt: Runtime, record: SignatureRecord, options: RemoveOptions) {
   const ttl = rt.ttl(record.kind, 'done') + DELETE_GRACE_SEC;
-  const members = record.kind === 'chain' ? record.members ?? [] : record.kind === 'swarm' ? await rt.store.swarmMembers(record.key) : [];
+  const members = await membersOf(rt, record);
   if (members.length > 0) {
     const tree = await collectTree(rt, members);
     await rt.store.expireRecords(tree.keys, ttl);

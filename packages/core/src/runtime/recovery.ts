@@ -11,13 +11,11 @@
  */
 import { CorruptRecordError } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import { advanceChain } from './chain';
-import { sendSwarmMembers, sendTask } from './dispatch';
+import { fillContainer, goneError, memberMessage, onMemberEnd } from './container';
+import { sendMembers, sendTask } from './dispatch';
 import { deleteTree } from './lifecycle';
-import { containerMessage } from './message';
 import { sleep, type Runtime } from './runtime';
 import { outcomeOf, settle } from './settle';
-import { fillSwarm, onSwarmMemberEnd } from './swarm';
 
 export interface SweepOptions {
   /** only resume tasks with these names (containers are always moved on). */
@@ -100,11 +98,8 @@ async function recoverOne(
     if (!record.settled) (await settle(rt, record), report.settled.push(record.key));
   } else if (record.status === 'suspended' || record.status === 'interrupted') {
     report.kept.push(record.key);
-  } else if (record.kind === 'chain' && record.status === 'active') {
-    await advanceChain(rt, record.key);
-    report.continued.push(record.key);
-  } else if (record.kind === 'swarm' && record.status === 'active') {
-    await recoverSwarm(rt, record, judge, report);
+  } else if (record.kind !== 'task' && record.status === 'active') {
+    await recoverContainer(rt, record, judge, report);
     report.continued.push(record.key);
   } else if (record.kind === 'task' && selected && judge.orphaned(record) && record.message) {
     const wasRunning = record.status === 'active';
@@ -144,14 +139,13 @@ async function backToPending(rt: Runtime, record: SignatureRecord, stamp: Partia
 
 /**
  * Slots held by dead workers are taken over. This worker's own slots are checked
- * too when a step of its failed midway (the swarm's, or the member's own): a member
+ * too when a step of its failed midway (the container's, or the member's own): a member
  * that ended is settled (counted), one never started is sent again (a duplicate run
  * is turned away at its start), one running here is left alone.
  */
-async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, report: SweepReport) {
-  const message = containerMessage(swarm);
-  const suspect = judge.suspects.has(swarm.key);
-  for (const slot of await rt.store.swarmRunning(swarm.key)) {
+async function recoverContainer(rt: Runtime, container: SignatureRecord, judge: Judge, report: SweepReport) {
+  const suspect = judge.suspects.has(container.key);
+  for (const slot of await rt.store.swarmRunning(container.key)) {
     const mineInDoubt = slot.worker === rt.workerId && (suspect || judge.suspects.has(slot.member));
     if (!judge.dead(slot.worker) && !mineInDoubt) continue;
     const member = await rt.store.getRecord(slot.member).catch((error: unknown) => {
@@ -160,7 +154,7 @@ async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, r
       return null; // unreadable: counted as failed, like a member that is gone
     });
     if (!member) {
-      await onSwarmMemberEnd(rt, swarm, slot.member, { ok: false });
+      await onMemberEnd(rt, container, slot.member, { ok: false, error: goneError(slot.member) });
       continue;
     }
     if (outcomeOf(member)) {
@@ -169,7 +163,7 @@ async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, r
       continue;
     }
     if (member.status === 'active' && !judge.orphaned(member)) continue; // a live worker runs it
-    if (!(await rt.store.swarmReassign(swarm.key, slot.member, slot.worker, rt.workerId))) continue;
+    if (!(await rt.store.swarmReassign(container.key, slot.member, slot.worker, rt.workerId))) continue;
     if (member.status === 'active') {
       if (!(await backToPending(rt, member))) continue;
       report.resumed.push(member.key);
@@ -179,7 +173,7 @@ async function recoverSwarm(rt: Runtime, swarm: SignatureRecord, judge: Judge, r
       report.kept.push(member.key);
       continue;
     }
-    await sendSwarmMembers(rt, [member], member.message?.value ?? message);
+    await sendMembers(rt, container, [member], member.message ? member.message.value : await memberMessage(rt, container, member.key));
   }
-  await fillSwarm(rt, swarm);
+  await fillContainer(rt, container);
 }

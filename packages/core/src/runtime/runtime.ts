@@ -61,7 +61,7 @@ export type Guess = Pick<SignatureRecord, 'kind' | 'status'> & { [F in 'runId' |
 
 export class Runtime {
   private readonly ended = new EventEmitter();
-  private readonly swarms = new Map<string, SignatureRecord>();
+  private readonly containers = new Map<string, SignatureRecord>();
 
   constructor(
     readonly store: Store,
@@ -161,23 +161,23 @@ export class Runtime {
   }
 
   /**
-   * A container record for routing a member's end. A running swarm's config,
-   * kwargs and message never change, so they are cached: members of a large swarm
-   * then cost no read of the swarm record. Chains are read fresh.
+   * A container record for routing a member's end. A running chain's or swarm's
+   * members list, config, kwargs and message never change, so they are cached:
+   * members then cost no read of their container's record.
    */
-  async swarmView(key: string): Promise<SignatureRecord | null> {
-    const cached = this.swarms.get(key);
+  async containerView(key: string): Promise<SignatureRecord | null> {
+    const cached = this.containers.get(key);
     if (cached) return cached;
     const record = await this.store.getRecord(key);
-    if (record?.kind === 'swarm' && record.status !== 'pending' && record.message) {
-      if (this.swarms.size >= 100) this.swarms.delete(this.swarms.keys().next().value!);
-      this.swarms.set(key, record);
+    if (record && record.kind !== 'task' && record.status !== 'pending' && record.message) {
+      if (this.containers.size >= 100) this.containers.delete(this.containers.keys().next().value!);
+      this.containers.set(key, record);
     }
     return record;
   }
 
   forget(key: string): void {
-    this.swarms.delete(key);
+    this.containers.delete(key);
   }
 
   /**

@@ -6,10 +6,9 @@
  */
 import { InvalidTransitionError, SignatureNotFoundError, type ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import { onChainMemberEnd } from './chain';
 import { startSignature } from './dispatch';
 import type { Runtime } from './runtime';
-import { onSwarmMemberEnd } from './swarm';
+import { onMemberEnd } from './container';
 import { collectTree } from './tree';
 
 /** The message error callbacks receive. */
@@ -39,7 +38,7 @@ export async function settle(rt: Runtime, record: SignatureRecord, parent?: Sign
     await expireTree(rt, record.errorCallbacks);
   } else {
     const message: ErrorCallbackMessage = {
-      error: record.error ?? { name: 'Error', message: 'failed', attempts: 1 },
+      error: record.error ?? failedWithoutError,
       input: record.message?.value ?? null,
       key: record.key,
     };
@@ -47,11 +46,11 @@ export async function settle(rt: Runtime, record: SignatureRecord, parent?: Sign
     await expireTree(rt, record.successCallbacks);
   }
   const parentKind = record.parent ? await notifyParent(rt, record.parent, record, outcome, parent) : undefined;
-  // A swarm member without callbacks needs no settled mark: it is not in the open
-  // index, and its swarm counts it once however often it is settled. Skipping the
+  // A container member without callbacks needs no settled mark: it is not in the open
+  // index, and its container counts it once however often it is settled. Skipping the
   // write keeps a member's life at a constant, small number of store calls.
   const hasCallbacks = record.successCallbacks.length + record.errorCallbacks.length > 0;
-  if (parentKind !== 'swarm' || hasCallbacks) {
+  if (parentKind === undefined || hasCallbacks) {
     await rt.store.updateRecord(record.key, { set: { settled: true }, untrack: true });
   }
   rt.announce(record.key);
@@ -74,12 +73,13 @@ async function fire(rt: Runtime, keys: readonly string[], message: unknown): Pro
 }
 
 async function notifyParent(rt: Runtime, parentKey: string, member: SignatureRecord, outcome: Outcome, known?: SignatureRecord) {
-  const parent = known?.key === parentKey ? known : await rt.swarmView(parentKey);
-  if (!parent) return undefined; // the container was canceled or deleted with its members
-  if (parent.kind === 'chain') await onChainMemberEnd(rt, parent);
-  else if (parent.kind === 'swarm') await onSwarmMemberEnd(rt, parent, member.key, outcome === 'done' ? { ok: true, result: member.result?.value } : { ok: false });
+  const parent = known?.key === parentKey ? known : await rt.containerView(parentKey);
+  if (!parent || parent.kind === 'task') return undefined; // the container was canceled or deleted with its members
+  await onMemberEnd(rt, parent, member.key, outcome === 'done' ? { ok: true, result: member.result?.value } : { ok: false, error: member.error ?? failedWithoutError });
   return parent.kind;
 }
+
+const failedWithoutError: ErrorInfo = { name: 'Error', message: 'failed', attempts: 1 };
 
 /** A branch that will never run lives only the done TTL. */
 export async function expireTree(rt: Runtime, roots: readonly string[]): Promise<void> {

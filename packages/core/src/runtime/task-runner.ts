@@ -11,7 +11,7 @@ import { buildInput } from './message';
 import type { RegisteredTask, TaskContext } from './registry';
 import { SIGNATURE_KEY, sleep, type Runtime } from './runtime';
 import { settle } from './settle';
-import { swarmEndWriter } from './swarm';
+import { memberEndWriter } from './container';
 import { box } from './dispatch';
 
 export interface SignatureView {
@@ -81,10 +81,10 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
 }
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
-  // A swarm member with no callbacks of its own is ended and counted in one store step.
+  // A container member with no callbacks of its own is ended and counted in one store step.
   const quiet = begun.successCallbacks.length + begun.errorCallbacks.length === 0;
-  const parent = begun.parent && quiet ? await rt.swarmView(begun.parent) : null;
-  const fused = parent?.kind === 'swarm' ? swarmEndWriter(rt, parent, begun.key) : undefined;
+  const parent = begun.parent && quiet ? await rt.containerView(begun.parent) : null;
+  const fused = parent && parent.kind !== 'task' ? memberEndWriter(rt, parent, begun.key) : undefined;
   const ended = await rt.apply(begun.key, op, {
     caller: 'runtime',
     known: begun,

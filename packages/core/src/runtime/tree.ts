@@ -24,11 +24,17 @@ export async function collectTree(rt: Runtime, roots: readonly string[], options
       if (!record) continue;
       records.push(record);
       if (options.callbacks !== false) frontier.push(...record.successCallbacks, ...record.errorCallbacks);
-      if (record.kind === 'chain') frontier.push(...(record.members ?? []));
-      if (record.kind === 'swarm') frontier.push(...(await rt.store.swarmMembers(record.key)));
+      frontier.push(...(await membersOf(rt, record)));
     }
   }
   const byKind = new Map<Kind, string[]>([['task', []], ['chain', []], ['swarm', []]]);
   for (const record of records) byKind.get(record.kind)!.push(record.key);
   return { records, keys: [...seen], byKind };
+}
+
+/** A container's members in order: a chain lists them in its record, a swarm's are in the store. */
+export async function membersOf(rt: Runtime, record: SignatureRecord): Promise<readonly string[]> {
+  if (record.kind === 'chain') return record.members ?? [];
+  if (record.kind === 'swarm') return rt.store.swarmMembers(record.key);
+  return [];
 }

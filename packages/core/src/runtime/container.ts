@@ -1,0 +1,213 @@
+/**
+ * Containers: chains and swarms keep their members in the Store's queue with
+ * slots. A swarm has `maxConcurrency` slots; a chain is a queue with one slot that
+ * stops at its first failure and hands each member the previous member's result
+ * (see `chain.ts`). The Store changes queue, slots and counts in atomic steps, so
+ * racing workers never exceed the cap nor count a member twice, and a member's
+ * whole life costs a constant number of Store calls, whatever the container's size.
+ */
+import { CorruptRecordError, describeError, type ErrorInfo } from '../errors';
+import type { SignatureRecord } from '../model/record';
+import type { ClaimOptions, FinishResult, RecordUpdate, SwarmCounts, UpdateResult } from '../ports/store';
+import { chainFailure, chainResult, stopChainMembers } from './chain';
+import { containerMessage } from './message';
+import { sendMembers } from './dispatch';
+import type { Runtime } from './runtime';
+import { settle } from './settle';
+
+/** How a member ended, as its container hears it. */
+export type MemberOutcome = { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
+
+/** A chain is a queue with one slot that stops at the first failure. */
+function policy(container: SignatureRecord): { maxConcurrency: number; stopAfterFailures?: number } {
+  if (container.kind === 'chain') return { maxConcurrency: 1, stopAfterFailures: 1 };
+  return { maxConcurrency: container.swarm?.maxConcurrency ?? 30, stopAfterFailures: container.swarm?.stopAfterNFailures };
+}
+
+/**
+ * `freeing`: called from a run that is ending, whose own slot in the engine is
+ * about to be free (the engine still counts it as running).
+ */
+function claimOptions(rt: Runtime, container: SignatureRecord, freeing = false): ClaimOptions {
+  const capacity = rt.engine.capacity?.();
+  const { maxConcurrency, stopAfterFailures } = policy(container);
+  return {
+    maxConcurrency,
+    whenStatus: ['active'],
+    worker: rt.workerId,
+    ttlSec: rt.ttl(container.kind, 'active'),
+    stopAfterFailures,
+    // at least one, so a container makes progress on a busy worker
+    ...(capacity === undefined ? {} : { limit: Math.max(1, capacity + (freeing ? 1 : 0)) }),
+  };
+}
+
+/** What the store keeps of an outcome: a chain's results are read from its members, so it keeps none. */
+function counted(container: SignatureRecord, outcome: MemberOutcome): { ok: true; result: unknown } | { ok: false } {
+  if (!outcome.ok) return { ok: false };
+  return { ok: true, result: container.kind === 'chain' ? null : outcome.result };
+}
+
+/** Gives free slots to queued members and sends them; ends the container if nothing is left to run. */
+export async function fillContainer(rt: Runtime, container: SignatureRecord): Promise<void> {
+  await rt.guard([container.key], () =>
+    failOnCorruption(rt, container, async () => {
+      const claimed = await rt.store.swarmClaim(container.key, claimOptions(rt, container));
+      await sendClaimed(rt, container, claimed);
+      await checkContainerEnd(rt, container, await rt.store.swarmCounts(container.key));
+    }),
+  );
+}
+
+export async function onMemberEnd(rt: Runtime, container: SignatureRecord, member: string, outcome: MemberOutcome): Promise<void> {
+  await rt.guard([container.key, member], () =>
+    failOnCorruption(rt, container, async () =>
+      afterCount(rt, container, outcome, await rt.store.swarmFinish(container.key, member, counted(container, outcome), claimOptions(rt, container, true))),
+    ),
+  );
+}
+
+/** What follows a member's count: the members given its slot are sent, the container's end is checked. */
+async function afterCount(rt: Runtime, container: SignatureRecord, outcome: MemberOutcome, finished: FinishResult): Promise<void> {
+  await sendClaimed(rt, container, finished.claimed, outcome.ok ? outcome.result : undefined);
+  await checkContainerEnd(rt, container, finished.counts, outcome.ok ? undefined : outcome.error);
+}
+
+/**
+ * A member's end and its count in its container as one store step (one round trip,
+ * and no crash can come between them): the writer hands `Runtime.apply` a write that,
+ * when it ends the member, also counts it, frees its slot and claims the next. Only for
+ * members with nothing to do between the two (no callbacks of their own).
+ */
+export function memberEndWriter(rt: Runtime, container: SignatureRecord, member: string) {
+  let finished: { result: FinishResult; outcome: MemberOutcome } | undefined;
+  return {
+    async write(key: string, update: RecordUpdate): Promise<UpdateResult> {
+      const status = update.set?.status;
+      if (status !== 'done' && status !== 'failed') return rt.store.updateRecord(key, update);
+      const outcome: MemberOutcome =
+        status === 'done' ? { ok: true, result: update.set?.result?.value } : { ok: false, error: update.set?.error ?? unknownFailure };
+      const result = await rt.store
+        .swarmFinish(container.key, key, counted(container, outcome), claimOptions(rt, container, true), update)
+        .catch(async (error: unknown) => {
+          if (error instanceof CorruptRecordError) await failCorrupt(rt, container, error).catch(() => undefined);
+          throw error; // the member's own end is in doubt: its run fails, the sweep looks again
+        });
+      if (result.ended!.ok) finished = { result, outcome };
+      return result.ended!;
+    },
+    /** whether the member's end was counted with it (then `after()` finishes the step). */
+    get counted(): boolean {
+      return finished !== undefined;
+    },
+    /** What follows the count (see `afterCount`). */
+    async after(): Promise<void> {
+      rt.announce(member);
+      await rt.guard([container.key, member], () => failOnCorruption(rt, container, () => afterCount(rt, container, finished!.outcome, finished!.result)));
+    },
+  };
+}
+
+const unknownFailure: ErrorInfo = { name: 'Error', message: 'member failed', attempts: 1 };
+
+/**
+ * A container whose own state cannot be read (a corrupt or foreign value under one
+ * of its keys) cannot go on: it fails with that error, so whoever waits for it
+ * learns why instead of waiting forever.
+ */
+async function failOnCorruption(rt: Runtime, container: SignatureRecord, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    if (!(error instanceof CorruptRecordError)) throw error;
+    await failCorrupt(rt, container, error);
+  }
+}
+
+/** Fails a container with the corruption that stops it; throws that error if it could not be failed. */
+async function failCorrupt(rt: Runtime, container: SignatureRecord, error: CorruptRecordError): Promise<void> {
+  rt.log.error(`a ${container.kind} cannot go on: its stored state is corrupt`, { key: container.key, error: error.message });
+  const ended = await rt.apply(container.key, 'fail', { caller: 'runtime', set: () => ({ error: describeError(error, 1) }) }).catch(() => undefined);
+  if (!ended?.changed) throw error;
+  await settle(rt, ended.record);
+}
+
+/** `previous`: the result of the member that just ended, which a chain hands to the member after it. */
+async function sendClaimed(rt: Runtime, container: SignatureRecord, claimed: readonly string[], previous?: unknown): Promise<void> {
+  if (claimed.length === 0) return;
+  const records = await rt.readEach(claimed);
+  const present = records.filter((r): r is SignatureRecord => r !== null && !(r instanceof CorruptRecordError));
+  if (present.length > 0) {
+    const message = container.kind === 'chain' && previous === undefined ? await memberMessage(rt, container, present[0]!.key) : previous;
+    await sendMembers(rt, container, present, container.kind === 'chain' ? message : containerMessage(container));
+  }
+  // A member gone (deleted, expired) or unreadable can never end by itself: count it as failed.
+  for (const [i, record] of records.entries()) {
+    if (record instanceof CorruptRecordError) rt.reportCorrupt(claimed[i]!, record);
+    if (!record || record instanceof CorruptRecordError) await onMemberEnd(rt, container, claimed[i]!, { ok: false, error: goneError(claimed[i]!) });
+  }
+}
+
+/** The failure a container records for a member that is gone (canceled, expired) or unreadable. */
+export function goneError(member: string): ErrorInfo {
+  return { name: 'TaskCanceledError', code: 'TASK_CANCELED', message: `member ${member} is gone (canceled or expired)`, attempts: 0 };
+}
+
+/**
+ * The message a member is sent: a swarm's own message for every member; in a chain,
+ * the previous member's result (the chain's message for the first).
+ */
+export async function memberMessage(rt: Runtime, container: SignatureRecord, member: string): Promise<unknown> {
+  if (container.kind !== 'chain') return containerMessage(container);
+  const members = container.members ?? [];
+  const at = members.indexOf(member);
+  if (at <= 0) return containerMessage(container);
+  return (await rt.store.getRecord(members[at - 1]!))?.result?.value ?? null;
+}
+
+/**
+ * Ends the container when its failure limit is reached (a chain's first failure), or
+ * when it is closed and every member ended. `failure`: the error of the member that
+ * just failed, when known.
+ */
+export async function checkContainerEnd(rt: Runtime, container: SignatureRecord, counts: SwarmCounts, failure?: ErrorInfo): Promise<void> {
+  const limit = policy(container).stopAfterFailures;
+  if (limit !== undefined && counts.failed >= limit) {
+    const error = container.kind === 'chain' ? failure ?? (await chainFailure(rt, container, counts)) : swarmFailure(counts.failed, limit);
+    const ended = await rt.apply(container.key, 'fail', { caller: 'runtime', set: () => ({ error }) });
+    if (!ended.changed) return;
+    if (container.kind === 'chain') await stopChainMembers(rt, container.key);
+    else await holdQueued(rt, container.key);
+    await settle(rt, ended.record);
+    return;
+  }
+  if (!counts.closed || counts.done + counts.failed < counts.total) return;
+  const current = await rt.store.getRecord(container.key);
+  if (!current) return;
+  if (current.status !== 'active') {
+    if (current.status === 'done' || current.status === 'failed') await settle(rt, current); // a crash cut it short
+    return;
+  }
+  const result = current.kind === 'chain' ? await chainResult(rt, current) : await rt.store.swarmResults(current.key);
+  const ended = await rt.apply(current.key, 'succeed', { caller: 'runtime', known: current, set: () => ({ result: { value: result } }) });
+  if (ended.changed) await settle(rt, ended.record);
+}
+
+function swarmFailure(failed: number, limit: number): ErrorInfo {
+  return { name: 'SwarmFailedError', code: 'SWARM_FAILED', message: `${failed} members failed (stopAfterNFailures ${limit})`, attempts: 1 };
+}
+
+/** Members of a swarm that never started are suspended when it stops early. */
+async function holdQueued(rt: Runtime, swarmKey: string): Promise<void> {
+  const queued = await rt.store.swarmDrainQueue(swarmKey);
+  // In concurrent batches: a store that pipelines (Redis) sends each batch in one round trip.
+  for (let i = 0; i < queued.length; i += HOLD_BATCH) {
+    await Promise.all(
+      queued.slice(i, i + HOLD_BATCH).map((key) =>
+        rt.store.updateRecord(key, { expect: { status: ['pending'] }, set: { status: 'suspended', lastStatus: 'pending' }, ttlSec: rt.ttl('task', 'done') }),
+      ),
+    );
+  }
+}
+
+const HOLD_BATCH = 500;
