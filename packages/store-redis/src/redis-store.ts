@@ -15,6 +15,7 @@ import {
   parseRecord,
   StoreUnavailableError,
   type AuditEntry,
+  type Claimed,
   type ClaimOptions,
   type CreateOptions,
   type FinishResult,
@@ -172,11 +173,33 @@ export class RedisStore implements Store {
     return { ok: false, reason: reply[0] as 'closed' | 'too_many', counts };
   }
 
-  async swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]> {
+  async swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]> {
     const s = this.keys.swarm(swarm);
-    return (await this.call(() =>
+    const keys = (await this.call(() =>
       this.redis.mfSwarmClaim(4, this.keys.record(swarm), s.counters, s.queue, s.running, options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker, options.limit ?? '', options.stopAfterFailures ?? ''),
     swarmSide(swarm))) as string[];
+    return this.claimedRecords(keys, options);
+  }
+
+  /** The claimed members' records, begun where `options.begin` asks (concurrent calls: one pipelined round trip). */
+  private claimedRecords(keys: readonly string[], options: ClaimOptions): Promise<Claimed[]> {
+    return Promise.all(
+      keys.map(async (key, i): Promise<Claimed> => {
+        try {
+          if (!options.begin) return { key, record: await this.getRecord(key) };
+          const runId = `${options.begin.runIdPrefix}.${i}`;
+          const begun = await this.updateRecord(key, {
+            expect: { kind: 'task', status: ['pending'], runId: null, dispatchedAt: null },
+            set: { ...options.begin.set, status: 'active', runId, attempt: 1, worker: options.worker },
+          });
+          if (begun.ok) return { key, record: begun.record, runId };
+          return { key, record: begun.reason === 'missing' ? null : begun.record };
+        } catch (error) {
+          if (error instanceof CorruptRecordError) return { key, record: error };
+          throw error;
+        }
+      }),
+    );
   }
 
   async swarmFinish(
@@ -194,7 +217,8 @@ export class RedisStore implements Store {
     ];
     if (!end) {
       const reply = (await this.call(() => this.redis.mfSwarmFinish(6, ...swarmKeys, ...finishArgs), swarmSide(swarm))) as (number | string)[];
-      return finishResult(reply);
+      const finished = finishResult(reply);
+      return { ...finished, claimed: await this.claimedRecords(finished.claimed, claim) };
     }
     // the member's end and its count, in one script: the count happens only if the end applied
     const [endReply, finishReply] = (await this.call(
@@ -203,7 +227,8 @@ export class RedisStore implements Store {
     )) as [string[], (number | string)[]];
     const ended = updateResult(endReply, member);
     if (!ended.ok) return { counted: false, counts: await this.swarmCounts(swarm), claimed: [], ended };
-    return { ...finishResult(finishReply), ended };
+    const finished = finishResult(finishReply);
+    return { ...finished, claimed: await this.claimedRecords(finished.claimed, claim), ended };
   }
 
   async swarmClose(swarm: string): Promise<SwarmCounts> {
@@ -347,7 +372,8 @@ function updateResult(reply: string[], key: string): UpdateResult {
   return { ok: false, reason: tag as 'mismatch' | 'locked', record };
 }
 
-function finishResult(reply: (number | string)[]): FinishResult {
+/** A finish's count and the keys of the members it claimed (their records are read after). */
+function finishResult(reply: (number | string)[]): Omit<FinishResult, 'claimed'> & { claimed: string[] } {
   return { counted: reply[0] === 1, counts: toCounts(reply.slice(1, 7) as number[]), claimed: reply.slice(7) as string[] };
 }
 

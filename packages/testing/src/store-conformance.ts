@@ -4,7 +4,7 @@
  *   describeStoreConformance('redis', async () => ({ store, cleanup }));
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { CorruptRecordError, type SignatureRecord, type Store } from '@mageflow/core';
+import { CorruptRecordError, type Claimed, type SignatureRecord, type Store } from '@mageflow/core';
 import { delay, uniqueId } from './helpers';
 
 export interface StoreHarness {
@@ -23,6 +23,7 @@ export function record(key: string, extra: Partial<SignatureRecord> = {}): Signa
 
 const TTL = 3600;
 const claim = (worker = 'w1', maxConcurrency = 2) => ({ maxConcurrency, whenStatus: ['active' as const], worker, ttlSec: TTL });
+const keysOf = (claimed: readonly Claimed[]) => claimed.map((c) => c.key);
 
 export function describeStoreConformance(name: string, factory: StoreFactory): void {
   describe(`Store conformance: ${name}`, () => {
@@ -182,11 +183,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       it('gives slots up to maxConcurrency, only while the swarm is active', async () => {
         await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'pending' })], { ttlSec: TTL, track: true });
         await store.swarmAdd(swarmKey(), members(5), { ttlSec: TTL });
-        expect(await store.swarmClaim(swarmKey(), claim())).toEqual([]);
+        expect(keysOf(await store.swarmClaim(swarmKey(), claim()))).toEqual([]);
         await store.updateRecord(swarmKey(), { set: { status: 'active' } });
-        expect(await store.swarmClaim(swarmKey(), { ...claim('w1', 2), limit: 1 })).toEqual(members(1));
-        expect(await store.swarmClaim(swarmKey(), claim('w1', 2))).toEqual([members(2)[1]]);
-        expect(await store.swarmClaim(swarmKey(), claim('w1', 2))).toEqual([]);
+        expect(keysOf(await store.swarmClaim(swarmKey(), { ...claim('w1', 2), limit: 1 }))).toEqual(members(1));
+        expect(keysOf(await store.swarmClaim(swarmKey(), claim('w1', 2)))).toEqual([members(2)[1]]);
+        expect(keysOf(await store.swarmClaim(swarmKey(), claim('w1', 2)))).toEqual([]);
         expect(await store.swarmCounts(swarmKey())).toEqual({ total: 5, queued: 3, running: 2, done: 0, failed: 0, closed: false });
         expect(await store.swarmRunning(swarmKey())).toEqual(expect.arrayContaining(members(2).map((member) => ({ member, worker: 'w1' }))));
       });
@@ -195,7 +196,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await activeSwarm(3);
         await store.swarmClaim(swarmKey(), claim('w1', 2));
         const first = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: { n: 0 } }, claim('w2', 2));
-        expect(first).toEqual({ counted: true, counts: expect.objectContaining({ done: 1, running: 2, queued: 0 }), claimed: [key('m2')] });
+        expect(first).toEqual({ counted: true, counts: expect.objectContaining({ done: 1, running: 2, queued: 0 }), claimed: [{ key: key('m2'), record: null }] });
         const again = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: { n: 0 } }, claim('w2', 2));
         expect(again.counted).toBe(false);
         expect(again.counts.done).toBe(1);
@@ -214,13 +215,54 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(stale).toMatchObject({ counted: false, claimed: [], ended: { ok: false, reason: 'mismatch' }, counts: { done: 0, running: 1, queued: 2 } });
         expect((await store.getRecord(key('m0')))!.status).toBe('active');
         const ended = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 7 }, claim('w', 1), end(key('m0'), `run-${key('m0')}`));
-        expect(ended).toMatchObject({ counted: true, claimed: [key('m1')], ended: { ok: true, record: { status: 'done', result: { value: 7 } } }, counts: { done: 1, running: 1 } });
+        expect(ended).toMatchObject({ counted: true, ended: { ok: true, record: { status: 'done', result: { value: 7 } } }, counts: { done: 1, running: 1 } });
+        expect(keysOf(ended.claimed)).toEqual([key('m1')]);
         expect(await store.getRecord(key('m0'))).toMatchObject({ status: 'done', result: { value: 7 } });
         if (h.ttl) expect(await h.ttl(key('m0'))).toBeLessThanOrEqual(60);
         expect(await store.swarmResults(swarmKey())).toEqual([7]);
         const missing = await store.swarmFinish(swarmKey(), key('gone'), { ok: false }, claim('w', 1), end(key('gone'), 'r'));
         expect(missing).toMatchObject({ counted: false, ended: { ok: false, reason: 'missing' } });
         expect((await store.swarmCounts(swarmKey())).failed).toBe(0);
+      });
+
+      it('hands claimed members back with their records, and begins the untouched tasks among them when asked', async () => {
+        await activeSwarm(6);
+        await store.createRecords(
+          [
+            record(key('m0')),
+            record(key('m1'), { kind: 'chain' }),
+            record(key('m2'), { dispatchedAt: 1 }),
+            record(key('m4')),
+            record(key('m5')),
+          ],
+          { ttlSec: TTL, track: false },
+        );
+        if (h.corrupt) await h.corrupt(key('m4'));
+        const begin = { runIdPrefix: 'p', set: { dispatchedAt: 5 } };
+        const claimed = await store.swarmClaim(swarmKey(), { ...claim('w', 10), begin });
+        expect(keysOf(claimed)).toEqual(members(6));
+        const [m0, m1, m2, m3, m4, m5] = claimed;
+        expect(m0).toMatchObject({ runId: 'p.0', record: { status: 'active', runId: 'p.0', attempt: 1, worker: 'w', dispatchedAt: 5 } });
+        expect(await store.getRecord(key('m0'))).toEqual((m0!.record));
+        expect(m1).toMatchObject({ record: { kind: 'chain', status: 'pending' } }); // not a task: its own start begins it
+        expect(m1!.runId).toBeUndefined();
+        expect(m2!.runId).toBeUndefined(); // already sent: the run that holds it begins it
+        expect(m2!.record).toMatchObject({ status: 'pending', dispatchedAt: 1 });
+        expect(m3).toEqual({ key: key('m3'), record: null });
+        if (h.corrupt) expect(m4!.record).toBeInstanceOf(CorruptRecordError);
+        expect(m5).toMatchObject({ runId: 'p.5', record: { status: 'active', runId: 'p.5' } });
+        expect(await store.swarmCounts(swarmKey())).toMatchObject({ running: 6, queued: 0 });
+      });
+
+      it('begins the member a finish hands its slot to, in the same step', async () => {
+        await activeSwarm(2);
+        await store.createRecords(members(2).map((m) => record(m)), { ttlSec: TTL, track: false });
+        const first = await store.swarmClaim(swarmKey(), { ...claim('w', 1), begin: { runIdPrefix: 'a', set: {} } });
+        expect(first).toMatchObject([{ key: key('m0'), runId: 'a.0', record: { status: 'active' } }]);
+        const end = { expect: { status: ['active' as const], runId: 'a.0' }, set: { status: 'done' as const, result: { value: 1 } } };
+        const next = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 1 }, { ...claim('w2', 1), begin: { runIdPrefix: 'b', set: { message: { value: 1 } } } }, end);
+        expect(next.claimed).toMatchObject([{ key: key('m1'), runId: 'b.0', record: { status: 'active', runId: 'b.0', worker: 'w2', message: { value: 1 } } }]);
+        expect((await store.getRecord(key('m1')))!.message).toEqual({ value: 1 });
       });
 
       it('keeps results in the order members were added, whatever the order they finish', async () => {
@@ -236,19 +278,19 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const many = Array.from({ length: 150_000 }, (_, i) => `${key('bulk')}-${i}`);
         expect(await store.swarmAdd(swarmKey(), many, { ttlSec: TTL })).toMatchObject({ ok: true, counts: { total: 150_000, queued: 150_000 } });
         const claimed = await store.swarmClaim(swarmKey(), claim('w', 3));
-        expect(claimed).toEqual(many.slice(0, 3));
+        expect(keysOf(claimed)).toEqual(many.slice(0, 3));
         expect((await store.swarmMembers(swarmKey())).slice(-1)).toEqual([many[149_999]]);
       }, 60_000);
 
       it('a member that ends while queued leaves the queue: counted once, never claimed', async () => {
         await activeSwarm(4);
-        expect(await store.swarmClaim(swarmKey(), claim('w', 1))).toEqual([key('m0')]);
+        expect(keysOf(await store.swarmClaim(swarmKey(), claim('w', 1)))).toEqual([key('m0')]);
         const gone = await store.swarmFinish(swarmKey(), key('m2'), { ok: false }, claim('w', 1));
         expect(gone).toMatchObject({ counted: true, claimed: [], counts: { queued: 2, running: 1, failed: 1 } });
         expect((await store.swarmFinish(swarmKey(), key('m2'), { ok: false }, claim('w', 1))).counted).toBe(false);
         const next = await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 0 }, claim('w', 1));
-        expect(next.claimed).toEqual([key('m1')]);
-        expect((await store.swarmFinish(swarmKey(), key('m1'), { ok: true, result: 1 }, claim('w', 1))).claimed).toEqual([key('m3')]);
+        expect(keysOf(next.claimed)).toEqual([key('m1')]);
+        expect(keysOf((await store.swarmFinish(swarmKey(), key('m1'), { ok: true, result: 1 }, claim('w', 1))).claimed)).toEqual([key('m3')]);
         expect(await store.swarmDrainQueue(swarmKey())).toEqual([]);
         expect(await store.swarmCounts(swarmKey())).toMatchObject({ total: 4, queued: 0, running: 1, done: 2, failed: 1 });
       });
@@ -262,7 +304,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await store.swarmReset(swarmKey());
         expect(await store.swarmCounts(swarmKey())).toEqual({ total: 3, queued: 3, running: 0, done: 0, failed: 0, closed: true });
         expect(await store.swarmResults(swarmKey())).toEqual([]);
-        expect(await store.swarmClaim(swarmKey(), claim('w', 5))).toEqual(members(3));
+        expect(keysOf(await store.swarmClaim(swarmKey(), claim('w', 5)))).toEqual(members(3));
         expect((await store.swarmFinish(swarmKey(), key('m0'), { ok: true, result: 'again' }, claim('w', 5))).counted).toBe(true);
         expect(await store.swarmResults(swarmKey())).toEqual(['again']);
       });
@@ -270,11 +312,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       it('claims nothing once stopAfterFailures members have failed, in the step that counts the failure', async () => {
         await activeSwarm(5);
         const stop = { ...claim('w', 2), stopAfterFailures: 2 };
-        expect(await store.swarmClaim(swarmKey(), stop)).toEqual([key('m0'), key('m1')]);
-        expect((await store.swarmFinish(swarmKey(), key('m0'), { ok: false }, stop)).claimed).toEqual([key('m2')]);
+        expect(keysOf(await store.swarmClaim(swarmKey(), stop))).toEqual([key('m0'), key('m1')]);
+        expect(keysOf((await store.swarmFinish(swarmKey(), key('m0'), { ok: false }, stop)).claimed)).toEqual([key('m2')]);
         const second = await store.swarmFinish(swarmKey(), key('m1'), { ok: false }, stop);
         expect(second).toMatchObject({ claimed: [], counts: { failed: 2, running: 1, queued: 2 } });
-        expect(await store.swarmClaim(swarmKey(), stop)).toEqual([]);
+        expect(keysOf(await store.swarmClaim(swarmKey(), stop))).toEqual([]);
       });
 
       it('refuses members past maxTaskAllowed, all or none, and closes when reached', async () => {
@@ -303,7 +345,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const n = 200;
         const cap = 7;
         await activeSwarm(n);
-        let running = await store.swarmClaim(swarmKey(), claim('w', cap));
+        let running = keysOf(await store.swarmClaim(swarmKey(), claim('w', cap)));
         let maxSeen = running.length;
         const finished = new Set<string>();
         while (running.length > 0) {
@@ -315,7 +357,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           );
           batch.forEach((m) => finished.add(m));
           for (const r of results) {
-            running.push(...r.claimed);
+            running.push(...keysOf(r.claimed));
             maxSeen = Math.max(maxSeen, r.counts.running);
           }
         }

@@ -47,6 +47,7 @@ const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 20, factor: 2, maxMs: 2000 };
 export class InProcessEngine implements Engine {
   readonly name = 'in-process';
   readonly inProcess = true;
+  readonly acceptRunIds = true;
   private readonly definitions = new Map<string, TaskDefinition>();
   /** one FIFO per priority, index 0 = priority 1 (low). */
   private readonly queues: QueuedRun[][] = [[], [], []];
@@ -76,7 +77,7 @@ export class InProcessEngine implements Engine {
     const definition = this.definitions.get(request.task);
     if (!definition) throw new UnrecognizedTaskError(`no task "${request.task}" is registered with the in-process engine`);
     const run: QueuedRun = {
-      runId: randomUUID(),
+      runId: request.runId ?? randomUUID(),
       definition,
       input: structuredClone(request.input),
       metadata: { ...request.metadata },

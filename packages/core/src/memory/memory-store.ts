@@ -7,6 +7,7 @@
 import { parseRecord, type SignatureRecord } from '../model/record';
 import type {
   AuditEntry,
+  Claimed,
   ClaimOptions,
   CreateOptions,
   FinishResult,
@@ -18,7 +19,7 @@ import type {
   UpdateResult,
 } from '../ports/store';
 import { matches } from '../ports/expectation';
-import { InvalidArgumentError } from '../errors';
+import { CorruptRecordError, InvalidArgumentError } from '../errors';
 import { ExpiringMap } from './expiring-map';
 
 interface SwarmState {
@@ -174,7 +175,7 @@ export class MemoryStore implements Store {
     return { ok: true, counts: counts(state) };
   }
 
-  async swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]> {
+  async swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]> {
     const state = this.swarms.get(swarm);
     return state ? this.claim(swarm, state, options) : [];
   }
@@ -330,24 +331,49 @@ export class MemoryStore implements Store {
 
   // --- internals ---------------------------------------------------------------
 
-  private claim(swarm: string, state: SwarmState, options: ClaimOptions): string[] {
+  private claim(swarm: string, state: SwarmState, options: ClaimOptions): Claimed[] {
     const record = this.records.get(swarm) as SignatureRecord | undefined;
     if (!record || !options.whenStatus.includes(record.status)) return [];
     // Past the failure threshold nothing starts: the failure and the hand-over are one step.
     if (options.stopAfterFailures !== undefined && state.failed >= options.stopAfterFailures) return [];
-    const claimed: string[] = [];
+    const claimed: Claimed[] = [];
     const limit = options.limit ?? Infinity;
     while (state.running.size < options.maxConcurrency && state.head < state.queue.length && claimed.length < limit) {
       const member = state.queue[state.head++]!;
       if (!state.queued.delete(member)) continue; // left the queue while waiting (canceled)
       state.running.set(member, options.worker);
-      claimed.push(member);
+      claimed.push(options.begin ? this.begin(member, options, `${options.begin.runIdPrefix}.${claimed.length}`) : this.claimedAsIs(member));
     }
     if (state.head > 1024 && state.head * 2 > state.queue.length) {
       state.queue = state.queue.slice(state.head);
       state.head = 0;
     }
     return claimed;
+  }
+
+  /** A claimed member begun for run `runId` if it is a task no run has touched (see `ClaimOptions.begin`). */
+  private begin(member: string, options: ClaimOptions, runId: string): Claimed {
+    try {
+      const begun = this.update(member, {
+        expect: { kind: 'task', status: ['pending'], runId: null, dispatchedAt: null },
+        set: { ...options.begin!.set, status: 'active', runId, attempt: 1, worker: options.worker },
+      });
+      if (begun.ok) return { key: member, record: begun.record, runId };
+    } catch (error) {
+      if (!(error instanceof CorruptRecordError)) throw error;
+    }
+    return this.claimedAsIs(member);
+  }
+
+  private claimedAsIs(member: string): Claimed {
+    const value = this.records.get(member);
+    if (value === undefined) return { key: member, record: null };
+    try {
+      return { key: member, record: copyJson(this.valid(value, member)) };
+    } catch (error) {
+      if (error instanceof CorruptRecordError) return { key: member, record: error };
+      throw error;
+    }
   }
 
   private swarmState(swarm: string, ttlSec: number): SwarmState {

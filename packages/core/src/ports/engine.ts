@@ -40,6 +40,8 @@ export interface DispatchRequest {
   /** 1 (low) to 3 (high). */
   priority?: number;
   delayMs?: number;
+  /** the run's id, chosen by the caller; only given to engines that `acceptRunIds`. */
+  runId?: string;
 }
 
 export interface Engine {
@@ -47,6 +49,11 @@ export interface Engine {
   readonly name: string;
   /** true when runs execute in this process only (they die with it). */
   readonly inProcess: boolean;
+  /**
+   * true when `dispatch` takes the run id from the request: the runtime can then
+   * record a run as begun in the same store step that gives its member a slot.
+   */
+  readonly acceptRunIds?: boolean;
   /**
    * Called once by Mageflow, before any task is registered, with the store's
    * namespace: an engine whose task names are global to a shared server (Hatchet)

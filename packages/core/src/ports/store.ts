@@ -7,6 +7,7 @@
  * No connection, client or transaction type crosses this interface.
  * `@mageflow/testing` has the conformance suite every implementation must pass.
  */
+import type { CorruptRecordError } from '../errors';
 import type { SignatureRecord } from '../model/record';
 import type { Status } from '../model/status';
 
@@ -74,6 +75,22 @@ export interface ClaimOptions {
   /** claim nothing once this many members have failed (the swarm's stopAfterNFailures). */
   stopAfterFailures?: number;
   ttlSec: number;
+  /**
+   * Records each claimed member that is a task no run has touched yet (`pending`, no
+   * `runId`, no `dispatchedAt`) as begun by a run the caller is about to start, in the
+   * same step: `status: 'active'`, `runId: `${runIdPrefix}.${n}`` (n: the member's
+   * position among those claimed in this step, from 0), `attempt: 1`, `worker`, and `set`.
+   * Saves the run a round trip to begin; the caller must start those runs.
+   */
+  begin?: { runIdPrefix: string; set: Partial<SignatureRecord> };
+}
+
+/** A member given a slot, with its record as the step left it (null: gone; an error: unreadable). */
+export interface Claimed {
+  key: string;
+  record: SignatureRecord | null | CorruptRecordError;
+  /** the run it was begun for (see `ClaimOptions.begin`). */
+  runId?: string;
 }
 
 export interface FinishResult {
@@ -81,7 +98,7 @@ export interface FinishResult {
   counted: boolean;
   counts: SwarmCounts;
   /** members given the freed slots in the same step; the caller dispatches them. */
-  claimed: string[];
+  claimed: Claimed[];
   /** with an `end` update: its result. When it did not apply, nothing else was done. */
   ended?: UpdateResult;
 }
@@ -126,7 +143,7 @@ export interface Store {
   /** Appends members to the swarm's queue, all or none; refuses when closed or past maxTaskAllowed. Reaching maxTaskAllowed closes it. */
   swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult>;
   /** Moves queued members into free slots, up to maxConcurrency running. */
-  swarmClaim(swarm: string, options: ClaimOptions): Promise<string[]>;
+  swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]>;
   /**
    * Records a member's end once: frees its slot (or, for a member that ends while
    * queued, e.g. canceled, takes it out of the queue so it never takes a slot),

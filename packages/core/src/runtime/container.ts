@@ -6,9 +6,10 @@
  * racing workers never exceed the cap nor count a member twice, and a member's
  * whole life costs a constant number of Store calls, whatever the container's size.
  */
+import { randomUUID } from 'node:crypto';
 import { CorruptRecordError, describeError, type ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import type { ClaimOptions, FinishResult, RecordUpdate, SwarmCounts, UpdateResult } from '../ports/store';
+import type { Claimed, ClaimOptions, FinishResult, RecordUpdate, SwarmCounts, UpdateResult } from '../ports/store';
 import { chainFailure, chainResult, stopChainMembers } from './chain';
 import { containerMessage } from './message';
 import { sendMembers } from './dispatch';
@@ -27,8 +28,9 @@ function policy(container: SignatureRecord): { maxConcurrency: number; stopAfter
 /**
  * `freeing`: called from a run that is ending, whose own slot in the engine is
  * about to be free (the engine still counts it as running).
+ * `previous`: a chain's message for the member it claims (the result just stored).
  */
-function claimOptions(rt: Runtime, container: SignatureRecord, freeing = false): ClaimOptions {
+function claimOptions(rt: Runtime, container: SignatureRecord, freeing = false, previous?: { value: unknown }): ClaimOptions {
   const capacity = rt.engine.capacity?.();
   const { maxConcurrency, stopAfterFailures } = policy(container);
   return {
@@ -39,7 +41,25 @@ function claimOptions(rt: Runtime, container: SignatureRecord, freeing = false):
     stopAfterFailures,
     // at least one, so a container makes progress on a busy worker
     ...(capacity === undefined ? {} : { limit: Math.max(1, capacity + (freeing ? 1 : 0)) }),
+    ...beginOptions(rt, container, previous),
   };
+}
+
+/**
+ * With an engine that takes our run ids, a claimed task is recorded as begun in the
+ * claim itself, with what its run's begin would write (`task-runner.ts`): a swarm
+ * member notes when it was sent, a chain member keeps its message (so a chain claims
+ * this way only where it knows that message).
+ */
+function beginOptions(rt: Runtime, container: SignatureRecord, previous?: { value: unknown }): Pick<ClaimOptions, 'begin'> {
+  if (!rt.engine.acceptRunIds) return {};
+  if (container.kind === 'swarm') return { begin: { runIdPrefix: randomUUID(), set: { dispatchedAt: Date.now() } } };
+  return previous ? { begin: { runIdPrefix: randomUUID(), set: { message: previous } } } : {};
+}
+
+/** What a member's end hands on to the next member of a chain. */
+function handedOn(outcome: MemberOutcome): { value: unknown } | undefined {
+  return outcome.ok ? { value: outcome.result ?? null } : undefined;
 }
 
 /** What the store keeps of an outcome: a chain's results are read from its members, so it keeps none. */
@@ -62,7 +82,7 @@ export async function fillContainer(rt: Runtime, container: SignatureRecord): Pr
 export async function onMemberEnd(rt: Runtime, container: SignatureRecord, member: string, outcome: MemberOutcome): Promise<void> {
   await rt.guard([container.key, member], () =>
     failOnCorruption(rt, container, async () =>
-      afterCount(rt, container, outcome, await rt.store.swarmFinish(container.key, member, counted(container, outcome), claimOptions(rt, container, true))),
+      afterCount(rt, container, outcome, await rt.store.swarmFinish(container.key, member, counted(container, outcome), claimOptions(rt, container, true, handedOn(outcome)))),
     ),
   );
 }
@@ -88,7 +108,7 @@ export function memberEndWriter(rt: Runtime, container: SignatureRecord, member:
       const outcome: MemberOutcome =
         status === 'done' ? { ok: true, result: update.set?.result?.value } : { ok: false, error: update.set?.error ?? unknownFailure };
       const result = await rt.store
-        .swarmFinish(container.key, key, counted(container, outcome), claimOptions(rt, container, true), update)
+        .swarmFinish(container.key, key, counted(container, outcome), claimOptions(rt, container, true, handedOn(outcome)), update)
         .catch(async (error: unknown) => {
           if (error instanceof CorruptRecordError) await failCorrupt(rt, container, error).catch(() => undefined);
           throw error; // the member's own end is in doubt: its run fails, the sweep looks again
@@ -133,18 +153,25 @@ async function failCorrupt(rt: Runtime, container: SignatureRecord, error: Corru
 }
 
 /** `previous`: the result of the member that just ended, which a chain hands to the member after it. */
-async function sendClaimed(rt: Runtime, container: SignatureRecord, claimed: readonly string[], previous?: unknown): Promise<void> {
+async function sendClaimed(rt: Runtime, container: SignatureRecord, claimed: readonly Claimed[], previous?: unknown): Promise<void> {
   if (claimed.length === 0) return;
-  const records = await rt.readEach(claimed);
-  const present = records.filter((r): r is SignatureRecord => r !== null && !(r instanceof CorruptRecordError));
+  const present: SignatureRecord[] = [];
+  const begun = new Set<string>();
+  for (const { key, record, runId } of claimed) {
+    if (record === null || record instanceof CorruptRecordError) continue;
+    present.push(record);
+    if (runId !== undefined) begun.add(key);
+  }
   if (present.length > 0) {
-    const message = container.kind === 'chain' && previous === undefined ? await memberMessage(rt, container, present[0]!.key) : previous;
-    await sendMembers(rt, container, present, container.kind === 'chain' ? message : containerMessage(container));
+    const message =
+      container.kind !== 'chain' ? containerMessage(container) : previous === undefined ? await memberMessage(rt, container, present[0]!.key) : previous;
+    // A begun member whose run was never handed over is the sweep's to send again.
+    await rt.guard([...begun], () => sendMembers(rt, container, present, message, begun));
   }
   // A member gone (deleted, expired) or unreadable can never end by itself: count it as failed.
-  for (const [i, record] of records.entries()) {
-    if (record instanceof CorruptRecordError) rt.reportCorrupt(claimed[i]!, record);
-    if (!record || record instanceof CorruptRecordError) await onMemberEnd(rt, container, claimed[i]!, { ok: false, error: goneError(claimed[i]!) });
+  for (const { key, record } of claimed) {
+    if (record instanceof CorruptRecordError) rt.reportCorrupt(key, record);
+    if (record === null || record instanceof CorruptRecordError) await onMemberEnd(rt, container, key, { ok: false, error: goneError(key) });
   }
 }
 

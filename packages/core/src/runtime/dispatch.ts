@@ -88,10 +88,23 @@ function runRequest(rt: Runtime, record: SignatureRecord, message: unknown, inhe
  * by one. A swarm's members inherit its message; a chain member keeps the message it
  * is sent (the previous result), which no other record holds.
  */
-export async function sendMembers(rt: Runtime, container: SignatureRecord, members: readonly SignatureRecord[], message: unknown): Promise<void> {
+export async function sendMembers(
+  rt: Runtime,
+  container: SignatureRecord,
+  members: readonly SignatureRecord[],
+  message: unknown,
+  /** members the store recorded as begun when it gave them their slot (`ClaimOptions.begin`). */
+  begun: ReadonlySet<string> = new Set(),
+): Promise<void> {
   const inherited = container.kind === 'swarm';
   const tasks = members.filter((m) => m.kind === 'task');
-  if (tasks.length > 0) await rt.engine.dispatchMany(tasks.map((m) => runRequest(rt, m, message, inherited)));
+  const requests = tasks.map((m) => {
+    const request = runRequest(rt, m, message, inherited);
+    if (!begun.has(m.key)) return request;
+    rt.handOver(m); // its run starts from this record: no round trip to begin it
+    return { ...request, runId: m.runId! };
+  });
+  if (requests.length > 0) await rt.engine.dispatchMany(requests);
   for (const nested of members.filter((m) => m.kind !== 'task')) {
     await startSignature(rt, nested.key, message, 'runtime').catch((error) =>
       rt.log.warn(`could not start a nested container in a ${container.kind}`, { key: nested.key, error: String(error) }),

@@ -176,6 +176,27 @@ export class Runtime {
     return record;
   }
 
+  /**
+   * Records begun by the store in the step that gave them a slot, by run id, until
+   * their run is delivered here. Bounded: a run never delivered (cancelled while
+   * queued) costs an entry until it is pushed out, and a run that finds no entry
+   * begins the usual way (one more round trip, same outcome).
+   */
+  private readonly handedOver = new Map<string, SignatureRecord>();
+
+  handOver(record: SignatureRecord): void {
+    if (this.handedOver.size >= 10_000) this.handedOver.delete(this.handedOver.keys().next().value!);
+    this.handedOver.set(record.runId!, record);
+  }
+
+  /** The record begun for the first attempt of this run, if it was handed over. */
+  takeOver(runId: string, key: string): SignatureRecord | undefined {
+    const record = this.handedOver.get(runId);
+    if (record === undefined) return undefined;
+    this.handedOver.delete(runId);
+    return record.key === key ? record : undefined;
+  }
+
   forget(key: string): void {
     this.containers.delete(key);
   }

@@ -27,38 +27,12 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
       return invoke(rt, task, run, run.input, undefined, view);
     }
     const message = (run.input as { message?: unknown } | null)?.message;
-    // A swarm member's message is its swarm's: the member notes that it was sent, not the message.
     const inherited = (run.input as { inherited?: unknown } | null)?.inherited === true;
-    const kept = () => (inherited ? { dispatchedAt: Date.now() } : { message: box(message) });
 
-    let begun;
-    try {
-      begun = await rt.apply(key, 'begin', {
-        caller: 'runtime',
-        runId: run.runId,
-        attempt: run.attempt,
-        // The usual case, written without a read first: a pending task no run holds yet.
-        guess: { kind: 'task', status: 'pending', runId: null },
-        set: (_, decision) =>
-          decision.effects.includes('runBody')
-            ? { runId: run.runId, attempt: run.attempt, worker: rt.workerId, ...kept() }
-            : decision.effects.includes('holdMessage')
-              ? kept()
-              : {},
-      });
-    } catch (error) {
-      if (error instanceof SignatureNotFoundError) {
-        throw new SignatureNotFoundError(`run ${run.runId} of "${task.name}": ${error.message}`, { details: error.details });
-      }
-      rt.suspect(key);
-      throw error;
-    }
-    const { record, decision } = begun;
-    if (decision.effects.includes('settle')) await rt.guard([record.key, record.parent], () => settle(rt, record));
-    if (!decision.effects.includes('runBody')) {
-      rt.log.debug('run ended without its body', { key, status: record.status });
-      return undefined;
-    }
+    // Begun by the store when its container gave it a slot: the body runs at once.
+    const handedOver = run.attempt === 1 ? rt.takeOver(run.runId, key) : undefined;
+    const record = handedOver ?? (await begin(rt, task, run, key, message, inherited));
+    if (record === undefined) return undefined;
 
     let stored: unknown;
     try {
@@ -78,6 +52,41 @@ export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureVi
     await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(stored) }));
     return stored;
   };
+}
+
+/** Records that this run begins; the record when its body should run, undefined when it should not. */
+async function begin(rt: Runtime, task: RegisteredTask, run: EngineRun, key: string, message: unknown, inherited: boolean): Promise<SignatureRecord | undefined> {
+  // A swarm member's message is its swarm's: the member notes that it was sent, not the message.
+  const kept = () => (inherited ? { dispatchedAt: Date.now() } : { message: box(message) });
+  let begun;
+  try {
+    begun = await rt.apply(key, 'begin', {
+      caller: 'runtime',
+      runId: run.runId,
+      attempt: run.attempt,
+      // The usual case, written without a read first: a pending task no run holds yet.
+      guess: { kind: 'task', status: 'pending', runId: null },
+      set: (_, decision) =>
+        decision.effects.includes('runBody')
+          ? { runId: run.runId, attempt: run.attempt, worker: rt.workerId, ...kept() }
+          : decision.effects.includes('holdMessage')
+            ? kept()
+            : {},
+    });
+  } catch (error) {
+    if (error instanceof SignatureNotFoundError) {
+      throw new SignatureNotFoundError(`run ${run.runId} of "${task.name}": ${error.message}`, { details: error.details });
+    }
+    rt.suspect(key);
+    throw error;
+  }
+  const { record, decision } = begun;
+  if (decision.effects.includes('settle')) await rt.guard([record.key, record.parent], () => settle(rt, record));
+  if (!decision.effects.includes('runBody')) {
+    rt.log.debug('run ended without its body', { key, status: record.status });
+    return undefined;
+  }
+  return record;
 }
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
