@@ -443,6 +443,7 @@ export class Internals {
 
   /** Resolves callbacks: records for names and handles, to be created with their signature. */
   async callbacks(success: OneOrMany<SignatureInput> | undefined, error: OneOrMany<SignatureInput> | undefined, where = 'callback') {
+    if (success === undefined && error === undefined) return { successCallbacks: [], errorCallbacks: [], prepared: [] };
     const list = (v: OneOrMany<SignatureInput> | undefined, label: string) => {
       const items = v === undefined ? [] : Array.isArray(v) ? v : [v as SignatureInput];
       return items.map((task, i) => (checkInput(task, `${label} ${i}`), { task, options: {} }));

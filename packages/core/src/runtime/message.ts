@@ -37,7 +37,13 @@ export function buildInput(taskName: string, message: unknown, kwargs: Record<st
 /**
  * The message a container hands its members: its own message with its kwargs
  * merged over. Both are stored encoded; the merge is of the values they stand for.
+ * Made once per record read: a swarm hands the same message to every member.
  */
 export function containerMessage(container: SignatureRecord): unknown {
-  return encodeValue(deepMerge(decodeValue(container.message?.value), decodeValue(container.kwargs)), 'the message');
+  if (merged.has(container)) return merged.get(container);
+  const message = encodeValue(deepMerge(decodeValue(container.message?.value), decodeValue(container.kwargs)), 'the message');
+  merged.set(container, message);
+  return message;
 }
+
+const merged = new WeakMap<SignatureRecord, unknown>();
