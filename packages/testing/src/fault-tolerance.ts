@@ -81,6 +81,23 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
       }, 600_000);
     }
 
+    for (const kind of ['chain', 'swarm'] as const) {
+      it(`a ${kind} survives a lost reply at every store write in a live worker (its sweep repairs it)`, async () => {
+        const env = await factory();
+        try {
+          const clean = countingStore(await env.store());
+          const writes = await runOnce(env, clean.store, kind, wait);
+          const total = Math.min(clean.writes() - writes.creationWrites, options.maxWrites ?? Infinity);
+          for (let k = 1; k <= total; k++) {
+            const outcome = await loseReplyAndRepair(env, kind, writes.creationWrites + k, wait);
+            expect({ k, ...outcome }).toEqual({ k, result: EXPECTED[kind], ok: 1, err: 0, ...(kind === 'swarm' ? { counts: expect.objectContaining({ done: 5, failed: 0, running: 0 }) } : {}) });
+          }
+        } finally {
+          await env.cleanup?.();
+        }
+      }, 600_000);
+    }
+
     it(`a swarm of ${options.swarmSize ?? 1000} members at maxConcurrency 7 never runs more than 7 and fires once`, async () => {
       const env = await factory();
       const size = options.swarmSize ?? 1000;
@@ -193,6 +210,33 @@ async function crashAndRecover(env: FaultEnv, kind: Workflow, failAt: number, wa
     err: rec.count('err'),
     counts,
   };
+}
+
+/**
+ * One worker runs the workflow; its `failAt`-th write applies but the reply is lost
+ * (the step fails midway, the worker lives on). Its own sweep must repair the step.
+ */
+async function loseReplyAndRepair(env: FaultEnv, kind: Workflow, failAt: number, wait: number) {
+  const base = await env.store();
+  const rec = new Recorder();
+  const fault = faultyStore(base, { failAt, crash: false, replyLost: true });
+  const mf = new Mageflow({ store: fault.store, engine: env.engine(), config: { sweepEveryMs: 100, recoverOnStart: false, logger: silent } });
+  try {
+    const t = defineTasks(mf, uniqueId('fr'), rec);
+    const workflow = await buildWorkflow(mf, t, kind);
+    await mf.start();
+    // The caller sees the start fail when its own write lost its reply, and tries again.
+    await workflow.runNoWait(MESSAGE[kind]).catch(async () => {
+      if ((await mf.load(workflow.key))?.status === 'pending') await mf.runNoWait(workflow.key, MESSAGE[kind]);
+    });
+    const result = await mf.waitFor(workflow.key, { timeoutMs: wait });
+    await waitUntil(() => rec.count('ok') >= 1, 'the success callback', wait);
+    await delay(300); // a few more sweeps: nothing runs twice
+    const counts = kind === 'swarm' ? { counts: await base.swarmCounts(workflow.key) } : {};
+    return { result, ok: rec.count('ok'), err: rec.count('err'), ...counts };
+  } finally {
+    await mf.stop();
+  }
 }
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };

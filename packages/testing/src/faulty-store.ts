@@ -16,6 +16,8 @@ export interface FaultPlan {
   failAt: number;
   /** after the failure every call fails too (the process is gone). Default true. */
   crash?: boolean;
+  /** the failing write reaches the store and applies; only its reply is lost (a dropped connection). */
+  replyLost?: boolean;
 }
 
 export interface FaultyStore {
@@ -40,7 +42,10 @@ export function faultyStore(inner: Store, plan: FaultPlan): FaultyStore {
           writes += 1;
           if (writes === plan.failAt) {
             tripped = true;
-            return Promise.reject(new StoreUnavailableError(`injected failure at write ${writes} (${String(property)})`));
+            const failure = new StoreUnavailableError(`injected failure at write ${writes} (${String(property)})`);
+            if (!plan.replyLost) return Promise.reject(failure);
+            const applied = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            return applied.then(() => Promise.reject(failure), () => Promise.reject(failure));
           }
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args);

@@ -11,6 +11,7 @@
  */
 import { CorruptRecordError } from '../errors';
 import type { SignatureRecord } from '../model/record';
+import { startCleanups } from './cleanup';
 import { fillContainer, goneError, memberMessage, onMemberEnd } from './container';
 import { sendMembers, sendTask } from './dispatch';
 import { deleteTree } from './lifecycle';
@@ -97,6 +98,8 @@ async function recoverOne(
   } else if (outcomeOf(record)) {
     if (!record.settled) (await settle(rt, record), report.settled.push(record.key));
   } else if (record.status === 'suspended' || record.status === 'interrupted') {
+    // an interrupt cut short before its cleanups started (they start once)
+    if (record.status === 'interrupted') await startCleanups(rt, record, 'interrupted');
     report.kept.push(record.key);
   } else if (record.kind !== 'task' && record.status === 'active') {
     await recoverContainer(rt, record, judge, report);
@@ -162,7 +165,9 @@ async function recoverContainer(rt: Runtime, container: SignatureRecord, judge: 
       report.settled.push(member.key);
       continue;
     }
-    if (member.status === 'active' && !judge.orphaned(member)) continue; // a live worker runs it
+    // Begun in a claim whose reply was lost, its run was never started here.
+    const lostHere = mineInDoubt && member.status === 'active' && member.runId !== undefined && !rt.holdsRun(member.runId);
+    if (member.status === 'active' && !judge.orphaned(member) && !lostHere) continue; // a live worker runs it
     if (!(await rt.store.swarmReassign(container.key, slot.member, slot.worker, rt.workerId))) continue;
     if (member.status === 'active') {
       if (!(await backToPending(rt, member))) continue;

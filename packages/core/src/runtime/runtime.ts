@@ -197,6 +197,24 @@ export class Runtime {
     return record.key === key ? record : undefined;
   }
 
+  /** Runs whose handler is executing in this process. */
+  private readonly running = new Set<string>();
+
+  /** Wraps a handler's execution, so recovery can tell a live run here from a lost one. */
+  async executing<T>(runId: string, body: () => Promise<T>): Promise<T> {
+    this.running.add(runId);
+    try {
+      return await body();
+    } finally {
+      this.running.delete(runId);
+    }
+  }
+
+  /** Whether a run is executing here or was handed to the engine here and not yet delivered. */
+  holdsRun(runId: string): boolean {
+    return this.running.has(runId) || this.handedOver.has(runId);
+  }
+
   forget(key: string): void {
     this.containers.delete(key);
   }
