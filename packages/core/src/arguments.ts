@@ -65,6 +65,10 @@ export function checkTaskOptions(name: string, taskOptions: object): void {
   integer('timeoutMs', 1);
   integer('concurrency', 1);
   integer('priority', 1, 3);
+  integer('cleanupTimeoutMs', 1);
+  if (options.cleanup !== undefined && typeof options.cleanup !== 'function') {
+    throw new InvalidArgumentError(`task "${name}" option cleanup must be a function, got ${show(options.cleanup)}`);
+  }
   if (options.messageField !== undefined && (typeof options.messageField !== 'string' || options.messageField.length === 0)) {
     throw new InvalidArgumentError(`task "${name}" option messageField must be a field name, got ${show(options.messageField)}`);
   }

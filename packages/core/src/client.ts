@@ -68,6 +68,8 @@ export interface SignOptions {
   kwargs?: Record<string, unknown>;
   successCallbacks?: readonly SignatureInput[];
   errorCallbacks?: readonly SignatureInput[];
+  /** started once when it ends, however it ends (see the README's "Cleanup"). */
+  cleanup?: OneOrMany<SignatureInput>;
   /** the input schema of a task registered in another process. */
   inputSchema?: TSchema;
   status?: Status;
@@ -78,6 +80,8 @@ export interface ChainOptions {
   name?: string;
   success?: OneOrMany<SignatureInput>;
   error?: OneOrMany<SignatureInput>;
+  /** started once when it ends, however it ends, after its members' cleanups. */
+  cleanup?: OneOrMany<SignatureInput>;
   /** merged over the message the first member receives. */
   kwargs?: Record<string, unknown>;
 }
@@ -87,6 +91,8 @@ export interface SwarmOptions {
   config?: Partial<SwarmConfig>;
   success?: OneOrMany<SignatureInput>;
   error?: OneOrMany<SignatureInput>;
+  /** started once when it ends, however it ends, after its members' cleanups. */
+  cleanup?: OneOrMany<SignatureInput>;
   /** merged over the swarm's message for every member (members' own kwargs win). */
   kwargs?: Record<string, unknown>;
 }
@@ -113,6 +119,8 @@ interface Prepared {
   created: SignatureRecord[];
   /** an existing signature, adopted into the container on commit. */
   adopt?: true;
+  /** existing signatures that become cleanups (of `owner`) on commit. */
+  cleanupAdoptions?: { key: string; owner: string }[];
 }
 const CREATE_BATCH = 500;
 
@@ -201,15 +209,14 @@ export class Mageflow {
     const key = newKey('chain');
     const kwargs = storedKwargs(options.kwargs, 'the chain');
     const prepared = await this.internals.prepare(members.map((m, i) => memberSpec(m, `chain member ${i}`)), { key, kind: 'chain' });
-    const callbacks = await this.internals.callbacks(options.success, options.error);
+    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
     const record: SignatureRecord = {
       ...baseRecord(key, 'chain', 'mageflow.chain', kwargs),
       ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
-      successCallbacks: callbacks.successCallbacks,
-      errorCallbacks: callbacks.errorCallbacks,
+      ...callbacks.keys,
       members: prepared.map((p) => p.record.key),
     };
-    const all = [...prepared, ...callbacks.prepared, { record, created: [record] }];
+    const all = [...prepared, ...callbacks.prepared, { record, created: [record], cleanupAdoptions: callbacks.adoptions }];
     await this.internals.commit(all, { key, kind: 'chain' });
     try {
       // A chain's members wait in its queue, like a swarm's: the queue is closed once they are in.
@@ -217,7 +224,7 @@ export class Mageflow {
     } catch (error) {
       // all or none: what was created goes, what was adopted is released
       const adopted = prepared.filter((p) => p.adopt).map((p) => p.record.key);
-      await this.internals.rollback(all.flatMap((p) => p.created.map((r) => r.key)), adopted, key).catch(() => undefined);
+      await this.internals.rollback(all.flatMap((p) => p.created.map((r) => r.key)), adopted, key, callbacks.adoptions).catch(() => undefined);
       throw error;
     }
     return this.internals.wrap(record) as ChainSignature;
@@ -243,21 +250,20 @@ export class Mageflow {
     // Everything is validated before the swarm is stored: a refused swarm leaves nothing behind.
     const specs = members.map((m, i) => memberSpec(m, `swarm member ${i}`));
     const prepared = await this.internals.prepare(specs, { key, kind: 'swarm' });
-    const callbacks = await this.internals.callbacks(options.success, options.error);
+    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
     const record: SignatureRecord = {
       ...baseRecord(key, 'swarm', 'mageflow.swarm', kwargs),
       ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
-      successCallbacks: callbacks.successCallbacks,
-      errorCallbacks: callbacks.errorCallbacks,
+      ...callbacks.keys,
       swarm: config,
     };
-    await this.internals.commit([...callbacks.prepared, { record, created: [record] }], undefined);
+    await this.internals.commit([...callbacks.prepared, { record, created: [record], cleanupAdoptions: callbacks.adoptions }], undefined);
     try {
       await this.store.swarmAdd(key, [], { ttlSec: this.runtime.ttl('swarm', 'active') });
       if (prepared.length > 0) await this.internals.addPrepared(record, prepared, {});
     } catch (error) {
       // all or none: the swarm and its callbacks go too
-      await this.store.deleteRecords([key, ...callbacks.prepared.flatMap((p) => p.created.map((r) => r.key))]).catch(() => undefined);
+      await this.internals.rollback([key, ...callbacks.prepared.flatMap((p) => p.created.map((r) => r.key))], [], key, callbacks.adoptions).catch(() => undefined);
       throw error;
     }
     return this.internals.wrap(await this.internals.load(key)) as SwarmSignature;
@@ -441,19 +447,39 @@ export class Internals {
     }
   }
 
-  /** Resolves callbacks: records for names and handles, to be created with their signature. */
-  async callbacks(success: OneOrMany<SignatureInput> | undefined, error: OneOrMany<SignatureInput> | undefined, where = 'callback') {
-    if (success === undefined && error === undefined) return { successCallbacks: [], errorCallbacks: [], prepared: [] };
+  /**
+   * Resolves callbacks and cleanups: records for names and handles, to be created with
+   * their signature `owner`. New cleanup records name their owner (`cleanupOf`).
+   */
+  async callbacks(
+    owner: string,
+    success: OneOrMany<SignatureInput> | undefined,
+    error: OneOrMany<SignatureInput> | undefined,
+    cleanup: OneOrMany<SignatureInput> | undefined,
+    where = 'callback',
+  ) {
+    const none = { keys: { successCallbacks: [] as string[], errorCallbacks: [] as string[] }, prepared: [] as Prepared[], adoptions: [] };
+    if (success === undefined && error === undefined && cleanup === undefined) return none;
     const list = (v: OneOrMany<SignatureInput> | undefined, label: string) => {
       const items = v === undefined ? [] : Array.isArray(v) ? v : [v as SignatureInput];
       return items.map((task, i) => (checkInput(task, `${label} ${i}`), { task, options: {} }));
     };
     const ok = await this.prepare(list(success, `success ${where}`), undefined);
     const bad = await this.prepare(list(error, `error ${where}`), undefined);
+    const after = await this.prepare(list(cleanup, `cleanup ${where}`), undefined);
+    const adoptions: { key: string; owner: string }[] = [];
+    for (const p of after) {
+      if (p.created.includes(p.record)) p.record.cleanupOf = owner;
+      else adoptions.push({ key: p.record.key, owner }); // an existing signature: it learns its owner on commit
+    }
     return {
-      successCallbacks: ok.map((p) => p.record.key),
-      errorCallbacks: bad.map((p) => p.record.key),
-      prepared: [...ok, ...bad],
+      adoptions,
+      keys: {
+        successCallbacks: ok.map((p) => p.record.key),
+        errorCallbacks: bad.map((p) => p.record.key),
+        ...(after.length > 0 ? { cleanupCallbacks: after.map((p) => p.record.key) } : {}),
+      },
+      prepared: [...ok, ...bad, ...after],
     };
   }
 
@@ -490,16 +516,16 @@ export class Internals {
       if (options.status !== undefined && !STARTING_STATUSES.includes(options.status)) {
         throw new InvalidArgumentError(`a new signature can start only as ${STARTING_STATUSES.join(' or ')}, not "${String(options.status)}"`);
       }
-      const callbacks = await this.callbacks(options.successCallbacks, options.errorCallbacks, `callback of task "${name}"`);
+      const key = newKey('task');
+      const callbacks = await this.callbacks(key, options.successCallbacks, options.errorCallbacks, options.cleanup, `callback of task "${name}"`);
       const record: SignatureRecord = {
-        ...baseRecord(newKey('task'), 'task', name, storedKwargs(kwargs, `task "${name}"`)),
-        successCallbacks: callbacks.successCallbacks,
-        errorCallbacks: callbacks.errorCallbacks,
+        ...baseRecord(key, 'task', name, storedKwargs(kwargs, `task "${name}"`)),
+        ...callbacks.keys,
         ...(options.status ? { status: options.status } : {}),
         ...(options.creationTime !== undefined ? { creationTime: checkTime(options.creationTime) } : {}),
         ...(parent ? { parent: parent.key } : {}),
       };
-      out.push({ record, created: [...callbacks.prepared.flatMap((p) => p.created), record] });
+      out.push({ record, created: [...callbacks.prepared.flatMap((p) => p.created), record], cleanupAdoptions: callbacks.adoptions });
     }
     return out;
   }
@@ -516,21 +542,43 @@ export class Internals {
     await this.create(created.filter((r) => !isMember(r)), { track: true });
     await this.create(created.filter(isMember), { track: false, batchSize: options.batchSize });
     const adopted: string[] = [];
+    const cleanups: { key: string; owner: string }[] = [];
     try {
       for (const p of prepared.filter((p) => p.adopt)) {
         await this.adopt(p.record.key, parent!);
         adopted.push(p.record.key);
       }
+      for (const adoption of prepared.flatMap((p) => p.cleanupAdoptions ?? [])) {
+        await this.adoptCleanup(adoption.key, adoption.owner);
+        cleanups.push(adoption);
+      }
     } catch (error) {
-      await this.rollback(created.map((r) => r.key), adopted, parent!.key);
+      await this.rollback(created.map((r) => r.key), adopted, parent?.key ?? '', cleanups);
       throw error;
     }
   }
 
   /** Undoes a commit: created records go, adopted ones are on their own again. */
-  async rollback(created: readonly string[], adopted: readonly string[], parent: string): Promise<void> {
+  async rollback(created: readonly string[], adopted: readonly string[], parent: string, cleanups: readonly { key: string; owner: string }[] = []): Promise<void> {
     await this.runtime.store.deleteRecords(created);
     for (const key of adopted) await this.runtime.store.updateRecord(key, { expect: { parent }, unset: ['parent'], track: true });
+    for (const { key, owner } of cleanups) await this.runtime.store.updateRecord(key, { expect: { cleanupOf: owner }, unset: ['cleanupOf'] });
+  }
+
+  /**
+   * An existing signature becomes the cleanup of `owner`: only while it is pending and
+   * nobody's member or cleanup (its end moves its owner on: it can serve one owner).
+   */
+  private async adoptCleanup(key: string, owner: string): Promise<void> {
+    const adopted = await this.runtime.store.updateRecord(key, {
+      expect: { status: ['pending'], dispatchedAt: null, parent: null, cleanupOf: null },
+      set: { cleanupOf: owner },
+    });
+    if (!adopted.ok) {
+      const record = adopted.reason === 'missing' ? undefined : adopted.record;
+      const why = record?.cleanupOf ? `already the cleanup of ${record.cleanupOf}` : record?.parent ? `in ${record.parent}` : record?.status ?? 'gone';
+      throw new InvalidArgumentError(`"${key}" cannot be a cleanup: it is ${why}`);
+    }
   }
 
   /** An existing signature becomes a member of `parent`: only while it is pending and nobody's member. */

@@ -3,7 +3,7 @@
  * lifecycle methods act on the stored one and refresh the handle.
  */
 import { checkInput } from './arguments';
-import { ConfirmationRequiredError, InvalidArgumentError, SignatureNotFoundError } from './errors';
+import { ConfirmationRequiredError, InvalidArgumentError, SignatureNotFoundError, type ErrorInfo } from './errors';
 import { decodeValue } from './model/values';
 import type { SignatureRecord, SwarmConfig } from './model/record';
 import type { Kind, Status } from './model/status';
@@ -47,6 +47,14 @@ export class Signature {
   }
   get errorCallbacks(): readonly string[] {
     return this.record.errorCallbacks;
+  }
+  /** cleanup signatures: started once when it ends, however it ends. */
+  get cleanupCallbacks(): readonly string[] {
+    return this.record.cleanupCallbacks ?? [];
+  }
+  /** why a cleanup after it failed (its task's cleanup function, or a cleanup signature); its outcome is unchanged. */
+  get cleanupError(): ErrorInfo | undefined {
+    return this.record.cleanupError;
   }
   /** status as of the last read; `refresh()` reads it again. */
   get status(): Status {

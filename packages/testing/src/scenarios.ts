@@ -29,6 +29,7 @@ import {
   type ErrorCallbackMessage,
 } from '@mageflow/core';
 import { Recorder, delay, uniqueId, waitUntil } from './helpers';
+import { describeCleanup } from './cleanup';
 import { describeHardening } from './hardening';
 
 export interface ScenarioEnv {
@@ -718,6 +719,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
     });
 
     describeHardening({ setup, until, env: () => env!, wait, testTimeout });
+    describeCleanup({ setup, until, env: () => env!, wait, testTimeout });
 
     describe('time to live', () => {
       it('leaves no key without a TTL, and none above the configured maximum, after workflows finish', async () => {

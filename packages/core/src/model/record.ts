@@ -44,6 +44,12 @@ export const SignatureRecordSchema = Type.Object({
   kwargs: Type.Record(Type.String(), Type.Unknown()),
   successCallbacks: Type.Array(Type.String()),
   errorCallbacks: Type.Array(Type.String()),
+  /** signatures started once when it ends, however it ends (done, failed, interrupted, canceled). */
+  cleanupCallbacks: Type.Optional(Type.Array(Type.String())),
+  /** on a cleanup signature: the signature it cleans up after. */
+  cleanupOf: Type.Optional(Type.String()),
+  /** why its cleanup failed (a cleanup function of its task, or a cleanup signature): never its own outcome. */
+  cleanupError: Type.Optional(ErrorInfoSchema),
   status: StatusSchema,
   lastStatus: Type.Optional(StatusSchema),
   creationTime: Type.Number(),

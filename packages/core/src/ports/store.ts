@@ -12,7 +12,7 @@ import type { SignatureRecord } from '../model/record';
 import type { Status } from '../model/status';
 
 /** Scalar fields a conditional update can compare; `null` means "not stored". */
-export const EXPECTABLE_FIELDS = ['kind', 'runId', 'attempt', 'dispatchedAt', 'worker', 'parent'] as const;
+export const EXPECTABLE_FIELDS = ['kind', 'runId', 'attempt', 'dispatchedAt', 'worker', 'parent', 'cleanupOf'] as const;
 export type ExpectableField = (typeof EXPECTABLE_FIELDS)[number];
 
 /** Conditions a conditional update checks against the stored record. */

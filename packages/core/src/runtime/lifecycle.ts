@@ -9,6 +9,8 @@ import type { SignatureRecord } from '../model/record';
 import { messageFor, sendTask } from './dispatch';
 import type { Runtime } from './runtime';
 import { fillContainer, onMemberEnd } from './container';
+import { continueOwner, startCleanups } from './cleanup';
+import { outcomeOf } from './settle';
 import { collectTree, membersOf } from './tree';
 
 export type UserOperation = 'suspend' | 'interrupt' | 'resume' | 'cancel' | 'remove';
@@ -41,6 +43,8 @@ export async function operate(rt: Runtime, key: string, op: UserOperation, optio
   });
   const { before, record, decision } = applied;
   for (const effect of decision.effects) await carryOut(rt, effect, before, record, options);
+  // An interrupt ends it for now: its cleanups start once its members' have (a resume does not start them again).
+  if (op === 'interrupt' && applied.changed) await startCleanups(rt, record, 'interrupted');
   return record;
 }
 
@@ -106,6 +110,14 @@ async function eachMemberInFlight(rt: Runtime, container: SignatureRecord, op: '
  */
 export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'cancel' | 'delete' | 'expire'): Promise<string[]> {
   const tree = await collectTree(rt, [root.key]);
+  if (action === 'cancel') {
+    // Cleanups run however a signature ends, innermost first; they are not part of the
+    // tree, so they outlive it. One that ended before was cleaned up then (started once).
+    for (const record of [...tree.records].reverse()) {
+      const current = record.key === root.key ? root : record;
+      await startCleanups(rt, current, outcomeOf(current) ?? 'canceled');
+    }
+  }
   for (const record of tree.records) {
     // The root is already `canceled` by now; any task of the tree may hold a run.
     if (record.kind === 'task' && record.runId && !['done', 'failed'].includes(record.status)) {
@@ -116,6 +128,8 @@ export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'ca
   const deleted = await rt.store.deleteRecords(tree.keys);
   if (!deleted.ok) throw new SignatureLockedError(`cannot ${action} "${root.key}": ${deleted.locked.join(', ')} locked`, { details: { locked: deleted.locked } });
   tree.keys.forEach((key) => (rt.forget(key), rt.announce(key)));
+  // a canceled cleanup has ended as far as its owner is concerned
+  if (root.cleanupOf && action === 'cancel') await continueOwner(rt, root.cleanupOf);
   if (root.parent && action === 'cancel') {
     const parent = await rt.store.getRecord(root.parent);
     if (parent && parent.kind !== 'task') {

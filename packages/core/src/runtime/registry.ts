@@ -3,7 +3,7 @@
  */
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, type ErrorInfo } from '../errors';
 
 /** What a task body is handed besides its input (when it asks for it). */
 export interface TaskContext {
@@ -36,6 +36,25 @@ export interface TaskOptions {
   concurrency?: number;
   /** 1 (low) to 3 (high). Default 2. */
   priority?: number;
+  /**
+   * Runs in this worker right after every attempt of the body, however it went (returned,
+   * threw, timed out, interrupted, cancelled), before the attempt's end is recorded. Its
+   * failure is logged and kept as the signature's `cleanupError`; it never changes the outcome.
+   */
+  cleanup?: (ctx: TaskContext, end: CleanupEnd) => unknown;
+  /** longest the cleanup function may take (then the run goes on without it). Default 30,000 ms. */
+  cleanupTimeoutMs?: number;
+}
+
+/** How an attempt ended, as a task's cleanup function is told. */
+export interface CleanupEnd {
+  outcome: 'done' | 'failed' | 'interrupted' | 'canceled';
+  /** the body's return value, when it is done. */
+  result?: unknown;
+  /** what the body threw (a timeout is a `TaskTimeoutError`), when it failed. */
+  error?: ErrorInfo;
+  /** true when the engine will run the body again (a failed attempt with retries left). */
+  willRetry: boolean;
 }
 
 /** Markers set on a function by `withCtx`, `withSignature` and `staggerExecution`. */

@@ -8,6 +8,7 @@ import { InvalidTransitionError, SignatureNotFoundError, type ErrorInfo } from '
 import type { SignatureRecord } from '../model/record';
 import { startSignature } from './dispatch';
 import type { Runtime } from './runtime';
+import { cleanupsEnded, continueOwner, reportCleanupFailure, startCleanups } from './cleanup';
 import { onMemberEnd } from './container';
 import { collectTree } from './tree';
 
@@ -44,12 +45,19 @@ export async function settle(rt: Runtime, record: SignatureRecord, parent?: Sign
     };
     await fire(rt, record.errorCallbacks, message);
     await expireTree(rt, record.successCallbacks);
+    if (record.cleanupOf) await reportCleanupFailure(rt, record);
   }
+  await startCleanups(rt, record, outcome);
+  // Finally semantics: a member counts in its container once its cleanups have run, so
+  // the next step of a chain, and its container's own cleanups, come after them. The
+  // last cleanup to end settles it again (`continueOwner`).
+  if (record.parent && !(await cleanupsEnded(rt, record))) return rt.announce(record.key);
+  if (record.cleanupOf) await continueOwner(rt, record.cleanupOf);
   const parentKind = record.parent ? await notifyParent(rt, record.parent, record, outcome, parent) : undefined;
   // A container member without callbacks needs no settled mark: it is not in the open
   // index, and its container counts it once however often it is settled. Skipping the
   // write keeps a member's life at a constant, small number of store calls.
-  const hasCallbacks = record.successCallbacks.length + record.errorCallbacks.length > 0;
+  const hasCallbacks = record.successCallbacks.length + record.errorCallbacks.length + (record.cleanupCallbacks?.length ?? 0) > 0;
   if (parentKind === undefined || hasCallbacks) {
     await rt.store.updateRecord(record.key, { set: { settled: true }, untrack: true });
   }

@@ -3,7 +3,7 @@
  * signature, runs the body only when the signature's status allows, and records
  * the outcome exactly once.
  */
-import { describeError, InvalidInputError, InvalidOutputError, MageflowError, SignatureNotFoundError, TaskCanceledError } from '../errors';
+import { describeError, InvalidInputError, InvalidOutputError, MageflowError, SignatureNotFoundError, TaskCanceledError, type ErrorInfo } from '../errors';
 import { decodeValue, encodeValue } from '../model/values';
 import type { EngineRun } from '../ports/engine';
 import type { SignatureRecord } from '../model/record';
@@ -11,6 +11,7 @@ import { buildInput } from './message';
 import type { RegisteredTask, TaskContext } from './registry';
 import { SIGNATURE_KEY, sleep, type Runtime } from './runtime';
 import { settle } from './settle';
+import { runCleanupFn } from './cleanup';
 import { memberEndWriter } from './container';
 import { box } from './dispatch';
 
@@ -19,39 +20,80 @@ export interface SignatureView {
 }
 
 export function makeHandler(rt: Runtime, task: RegisteredTask, view: SignatureView) {
-  return async (run: EngineRun): Promise<unknown> => {
-    const key = run.metadata[SIGNATURE_KEY];
-    if (!key) {
-      // A plain run of the task, outside any signature: no bookkeeping.
-      task.validate(run.input);
-      return invoke(rt, task, run, run.input, undefined, view);
-    }
-    const message = (run.input as { message?: unknown } | null)?.message;
-    const inherited = (run.input as { inherited?: unknown } | null)?.inherited === true;
+  return (run: EngineRun): Promise<unknown> => rt.executing(run.runId, () => handle(rt, task, view, run));
+}
 
-    // Begun by the store when its container gave it a slot: the body runs at once.
-    const handedOver = run.attempt === 1 ? rt.takeOver(run.runId, key) : undefined;
-    const record = handedOver ?? (await begin(rt, task, run, key, message, inherited));
-    if (record === undefined) return undefined;
+async function handle(rt: Runtime, task: RegisteredTask, view: SignatureView, run: EngineRun): Promise<unknown> {
+  const key = run.metadata[SIGNATURE_KEY];
+  if (!key) return plainRun(rt, task, run, view);
+  const message = (run.input as { message?: unknown } | null)?.message;
+  const inherited = (run.input as { inherited?: unknown } | null)?.inherited === true;
 
-    let stored: unknown;
-    try {
-      const input = buildInput(task.name, decodeValue(message), decodeValue(record.kwargs) as Record<string, unknown>, task.options.messageField);
-      task.validate(input);
-      const result = await untilAborted(invoke(rt, task, run, input, record, view), run.signal);
-      // A result that cannot be stored fails this run (once, without retry), here,
-      // where the body's failures are handled, never later while its end is recorded.
-      stored = encodeValue(result, `the result of task "${task.name}"`, InvalidOutputError);
-    } catch (error) {
-      if (error instanceof TaskCanceledError && run.signal.aborted) return undefined; // interrupted or cancelled: its status says so
-      const final = error instanceof InvalidInputError || !isRetryableError(error) || run.attempt >= run.maxAttempts;
-      if (!final) throw error; // the engine retries; the signature stays active
-      await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'fail', { error: describeError(error, run.attempt) }));
-      throw nonRetryable(error);
+  // Begun by the store when its container gave it a slot: the body runs at once.
+  const handedOver = run.attempt === 1 ? rt.takeOver(run.runId, key) : undefined;
+  const record = handedOver ?? (await begin(rt, task, run, key, message, inherited));
+  if (record === undefined) return undefined;
+
+  let ctx = contextOf(run, undefined, record);
+  let result: unknown;
+  let stored: unknown;
+  try {
+    const input = buildInput(task.name, decodeValue(message), decodeValue(record.kwargs) as Record<string, unknown>, task.options.messageField);
+    task.validate(input);
+    ctx = contextOf(run, input, record);
+    result = await untilAborted(invoke(rt, task, ctx, record, view), run.signal);
+    // A result that cannot be stored fails this run (once, without retry), here,
+    // where the body's failures are handled, never later while its end is recorded.
+    stored = encodeValue(result, `the result of task "${task.name}"`, InvalidOutputError);
+  } catch (error) {
+    if (error instanceof TaskCanceledError && run.signal.aborted) {
+      // interrupted or cancelled: its status says so; only the cleanup is left to run
+      if (task.options.cleanup) await afterAbort(rt, task, ctx, key);
+      return undefined;
     }
-    await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(stored) }));
-    return stored;
-  };
+    const final = error instanceof InvalidInputError || !isRetryableError(error) || run.attempt >= run.maxAttempts;
+    const failure = describeError(error, run.attempt);
+    const cleanupError = await runCleanupFn(rt, task, ctx, { outcome: 'failed', error: failure, willRetry: !final });
+    if (!final) {
+      if (cleanupError) await keepCleanupError(rt, key, cleanupError);
+      throw error; // the engine retries; the signature stays active
+    }
+    await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'fail', { error: failure, ...(cleanupError ? { cleanupError } : {}) }));
+    throw nonRetryable(error);
+  }
+  const cleanupError = await runCleanupFn(rt, task, ctx, { outcome: 'done', result, willRetry: false });
+  await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(stored), ...(cleanupError ? { cleanupError } : {}) }));
+  return stored;
+}
+
+/** A plain run of the task, outside any signature: no bookkeeping but its cleanup. */
+async function plainRun(rt: Runtime, task: RegisteredTask, run: EngineRun, view: SignatureView): Promise<unknown> {
+  const ctx = contextOf(run, run.input, undefined);
+  let result: unknown;
+  try {
+    task.validate(run.input);
+    result = await invoke(rt, task, ctx, undefined, view);
+  } catch (error) {
+    const aborted = error instanceof TaskCanceledError && run.signal.aborted;
+    const willRetry = !aborted && isRetryableError(error) && run.attempt < run.maxAttempts;
+    await runCleanupFn(rt, task, ctx, aborted ? { outcome: 'canceled', willRetry } : { outcome: 'failed', error: describeError(error, run.attempt), willRetry });
+    throw error;
+  }
+  await runCleanupFn(rt, task, ctx, { outcome: 'done', result, willRetry: false });
+  return result;
+}
+
+/** An aborted attempt's cleanup: told whether the signature was interrupted or cancelled (gone). */
+async function afterAbort(rt: Runtime, task: RegisteredTask, ctx: TaskContext, key: string): Promise<void> {
+  const current = await rt.store.getRecord(key).catch(() => null);
+  const outcome = current === null || current.status === 'canceled' ? 'canceled' : 'interrupted';
+  const cleanupError = await runCleanupFn(rt, task, ctx, { outcome, willRetry: false });
+  if (cleanupError && outcome === 'interrupted') await keepCleanupError(rt, key, cleanupError);
+}
+
+/** A cleanup failure outside the write of the signature's end. */
+async function keepCleanupError(rt: Runtime, key: string, cleanupError: ErrorInfo): Promise<void> {
+  await rt.store.updateRecord(key, { set: { cleanupError } }).catch((error) => rt.log.warn('could not record a cleanup failure', { key, error: String(error) }));
 }
 
 /** Records that this run begins; the record when its body should run, undefined when it should not. */
@@ -91,7 +133,7 @@ async function begin(rt: Runtime, task: RegisteredTask, run: EngineRun, key: str
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
   // A container member with no callbacks of its own is ended and counted in one store step.
-  const quiet = begun.successCallbacks.length + begun.errorCallbacks.length === 0;
+  const quiet = begun.successCallbacks.length + begun.errorCallbacks.length + (begun.cleanupCallbacks?.length ?? 0) === 0;
   const parent = begun.parent && quiet ? await rt.containerView(begun.parent) : null;
   const fused = parent && parent.kind !== 'task' ? memberEndWriter(rt, parent, begun.key) : undefined;
   const ended = await rt.apply(begun.key, op, {
@@ -107,15 +149,8 @@ async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: '
   else if (ended.decision.effects.includes('settle')) await settle(rt, ended.record, parent ?? undefined);
 }
 
-async function invoke(
-  rt: Runtime,
-  task: RegisteredTask,
-  run: EngineRun,
-  input: unknown,
-  record: SignatureRecord | undefined,
-  view: SignatureView,
-): Promise<unknown> {
-  const ctx: TaskContext = {
+function contextOf(run: EngineRun, input: unknown, record: SignatureRecord | undefined): TaskContext {
+  return {
     input,
     signal: run.signal,
     attempt: run.attempt,
@@ -124,14 +159,17 @@ async function invoke(
     key: record?.key,
     native: run.native,
   };
+}
+
+async function invoke(rt: Runtime, task: RegisteredTask, ctx: TaskContext, record: SignatureRecord | undefined, view: SignatureView): Promise<unknown> {
   const { marks } = task;
   if (marks.staggerMs) {
     const delay = Math.floor(Math.random() * marks.staggerMs);
     rt.log.info('staggering task start', { task: task.name, delayMs: delay });
-    await untilAborted(sleep(delay), run.signal);
+    await untilAborted(sleep(delay), ctx.signal);
   }
   const mode = marks.withCtx ? 'ALL' : rt.config.paramConfig;
-  const args: unknown[] = mode === 'CTX_ONLY' ? [ctx] : mode === 'ALL' ? [input, ctx] : [input];
+  const args: unknown[] = mode === 'CTX_ONLY' ? [ctx] : mode === 'ALL' ? [ctx.input, ctx] : [ctx.input];
   if (marks.withSignature) args.push(record ? view(record) : undefined);
   return task.fn(...args);
 }
