@@ -34,13 +34,14 @@ function defineTasks(mf: Mageflow, prefix: string, rec: Recorder) {
   mf.task(t('member'), async ({ i }: { i: number }) => (rec.record('member', i), i * 2));
   mf.task(t('ok'), withCtx(async (_v: unknown, ctx: TaskContext) => void rec.record('ok', { worker: mf.workerId, runId: ctx.runId })));
   mf.task(t('err'), async (v: unknown) => void rec.record('err', v));
+  mf.task(t('cleanup'), withCtx(async (_v: unknown, ctx: TaskContext) => void rec.record('cleanup', { worker: mf.workerId, runId: ctx.runId })));
   return t;
 }
 
 async function buildWorkflow(mf: Mageflow, t: (l: string) => string, kind: Workflow) {
-  if (kind === 'chain') return mf.chain([t('step'), t('step'), t('step')], { success: t('ok'), error: t('err') });
+  if (kind === 'chain') return mf.chain([t('step'), t('step'), t('step')], { success: t('ok'), error: t('err'), cleanup: t('cleanup') });
   const members = await Promise.all([0, 1, 2, 3, 4].map((i) => mf.sign(t('member'), { kwargs: { i } })));
-  const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: t('ok'), error: t('err') });
+  const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: t('ok'), error: t('err'), cleanup: t('cleanup') });
   await swarm.close();
   return swarm;
 }
@@ -67,7 +68,7 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
 
           for (let k = 1; k <= total; k++) {
             const outcome = await crashAndRecover(env, kind, writes.creationWrites + k, wait);
-            expect({ k, ...outcome }).toEqual({ k, ...outcome, result: EXPECTED[kind], okCompleted: 1, err: 0 });
+            expect({ k, ...outcome }).toEqual({ k, ...outcome, result: EXPECTED[kind], okCompleted: 1, cleanupCompleted: 1, err: 0 });
             // The survivor runs the callback at most once, and only if the dead worker never
             // recorded its completion (a crash mid-body: the engine's at-least-once retry).
             expect({ k, survivor: outcome.okRunsOnSurvivor, deadCompleted: outcome.okCompletedByDead }).toEqual(
@@ -90,7 +91,7 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
           const total = Math.min(clean.writes() - writes.creationWrites, options.maxWrites ?? Infinity);
           for (let k = 1; k <= total; k++) {
             const outcome = await loseReplyAndRepair(env, kind, writes.creationWrites + k, wait);
-            expect({ k, ...outcome }).toEqual({ k, result: EXPECTED[kind], ok: 1, err: 0, ...(kind === 'swarm' ? { counts: expect.objectContaining({ done: 5, failed: 0, running: 0 }) } : {}) });
+            expect({ k, ...outcome }).toEqual({ k, result: EXPECTED[kind], ok: 1, cleanup: 1, err: 0, ...(kind === 'swarm' ? { counts: expect.objectContaining({ done: 5, failed: 0, running: 0 }) } : {}) });
           }
         } finally {
           await env.cleanup?.();
@@ -149,7 +150,7 @@ async function runOnce(env: FaultEnv, store: Store, kind: Workflow, wait: number
   const creationWrites = counting.writes();
   await mf.start();
   const result = await workflow.run(MESSAGE[kind], { timeoutMs: wait });
-  await waitUntil(() => rec.count('ok') === 1, 'the callback', wait);
+  await waitUntil(() => rec.count('ok') === 1 && rec.count('cleanup') === 1, 'the callback and the cleanup', wait);
   await mf.stop();
   return { result, creationWrites };
 }
@@ -192,19 +193,23 @@ async function crashAndRecover(env: FaultEnv, kind: Workflow, failAt: number, wa
       if ((error as { code?: string }).code !== 'WAIT_TIMEOUT' || round > wait / 300) throw error;
     }
   }
-  const callbackKey = workflow.successCallbacks[0]!;
-  const callback = await waitUntil(async () => {
-    const r = await base.getRecord(callbackKey);
-    return r?.status === 'done' ? r : undefined;
-  }, 'the success callback to complete', wait);
+  const done = (key: string, what: string) =>
+    waitUntil(async () => {
+      const r = await base.getRecord(key);
+      return r?.status === 'done' ? r : undefined;
+    }, what, wait);
+  const callback = await done(workflow.successCallbacks[0]!, 'the success callback to complete');
+  const cleanup = await done(workflow.cleanupCallbacks[0]!, 'the cleanup to complete');
   await b.recover();
   await delay(100);
   const counts = kind === 'swarm' ? await base.swarmCounts(workflow.key) : undefined;
   await b.stop();
   const okRuns = rec.values('ok') as { worker: string; runId: string }[];
+  const cleanupRuns = rec.values('cleanup') as { worker: string; runId: string }[];
   return {
     result,
     okCompleted: okRuns.filter((r) => r.runId === callback.runId).length,
+    cleanupCompleted: cleanupRuns.filter((r) => r.runId === cleanup.runId).length,
     okRunsOnSurvivor: okRuns.filter((r) => r.worker === b.workerId).length,
     okCompletedByDead: okRuns.some((r) => r.worker === a.workerId && r.runId === callback.runId),
     err: rec.count('err'),
@@ -230,10 +235,10 @@ async function loseReplyAndRepair(env: FaultEnv, kind: Workflow, failAt: number,
       if ((await mf.load(workflow.key))?.status === 'pending') await mf.runNoWait(workflow.key, MESSAGE[kind]);
     });
     const result = await mf.waitFor(workflow.key, { timeoutMs: wait });
-    await waitUntil(() => rec.count('ok') >= 1, 'the success callback', wait);
+    await waitUntil(() => rec.count('ok') >= 1 && rec.count('cleanup') >= 1, 'the success callback and the cleanup', wait);
     await delay(300); // a few more sweeps: nothing runs twice
     const counts = kind === 'swarm' ? { counts: await base.swarmCounts(workflow.key) } : {};
-    return { result, ok: rec.count('ok'), err: rec.count('err'), ...counts };
+    return { result, ok: rec.count('ok'), cleanup: rec.count('cleanup'), err: rec.count('err'), ...counts };
   } finally {
     await mf.stop();
   }
