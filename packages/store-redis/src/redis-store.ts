@@ -178,14 +178,9 @@ export class RedisStore implements Store {
     return this.claimedRecords(keys, options);
   }
 
-  /**
-   * The claimed members' records, begun where `options.begin` asks (concurrent calls: one
-   * pipelined round trip). Begun after the claim's reply, not in the claim's script: a
-   * claim whose reply is lost leaves its members pending in their slots, where the sweep
-   * sends them, instead of begun for runs nobody will start.
-   */
-  private claimedRecords(keys: readonly string[], options: ClaimOptions): Promise<Claimed[]> {
-    return Promise.all(
+  /** The claimed members' records, begun where `options.begin` asks (concurrent calls: one pipelined round trip). */
+  private async claimedRecords(keys: readonly string[], options: ClaimOptions): Promise<Claimed[]> {
+    const settled = await Promise.allSettled(
       keys.map(async (key, i): Promise<Claimed> => {
         try {
           if (!options.begin) return { key, record: await this.getRecord(key) };
@@ -202,6 +197,24 @@ export class RedisStore implements Store {
         }
       }),
     );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (!failure) return settled.map((s) => (s as PromiseFulfilledResult<Claimed>).value);
+    if (options.begin) this.unbegin(keys, options.begin.runIdPrefix);
+    throw failure.reason;
+  }
+
+  /**
+   * Puts the members a claim began back to pending when the caller cannot learn of it (a
+   * reply lost to a timeout or a dropped connection): nobody would start their runs, and a
+   * begun member in a live worker's slot looks running to the sweep, which then never sends
+   * it. Sent after the begins on the same connection, and applied only where a begin did
+   * (its run id), so it is right whether or not they ran; its own failure changes nothing.
+   */
+  private unbegin(keys: readonly string[], runIdPrefix: string): void {
+    keys.forEach((key, i) => {
+      const undo = { expect: { status: ['active' as const], runId: `${runIdPrefix}.${i}` }, set: { status: 'pending' as const }, unset: ['runId' as const, 'attempt' as const] };
+      this.updateRecord(key, undo).catch(() => undefined);
+    });
   }
 
   async swarmFinish(
