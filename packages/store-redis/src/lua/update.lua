@@ -38,7 +38,7 @@ local function update(rec, lock, open, shared, a)
       for i = 2, #shared do redis.call('EXPIRE', shared[i], ttl) end
     end
   end
-  if container and fields.status ~= status and redis.call('EXISTS', shared[1]) == 1 then
+  if container and fields.status and fields.status ~= status and redis.call('EXISTS', shared[1]) == 1 then
     redis.call('HSET', shared[1], 'status', fields.status)
   end
   if a[6] == 'untrack' then redis.call('SREM', open, a[7]) end
