@@ -10,12 +10,12 @@ export class KeySpace {
 
   swarm(key: string) {
     const base = `${this.prefix}:sw:${key}`;
-    return { counters: `${base}:c`, queue: `${base}:q`, members: `${base}:m`, running: `${base}:run`, finished: `${base}:fin`, results: `${base}:res` };
+    return { state: `${base}:s`, queue: `${base}:q`, members: `${base}:m`, results: `${base}:res` };
   }
 
   /** Every key a record owns besides its lock: the record and (for swarms) the swarm state. */
   owned(key: string): string[] {
     const s = this.swarm(key);
-    return [this.record(key), s.counters, s.queue, s.members, s.running, s.finished, s.results];
+    return [this.record(key), s.state, s.queue, s.members, s.results];
   }
 }

@@ -94,10 +94,12 @@ export class RedisStore implements Store {
 
   async createRecords(records: readonly SignatureRecord[], options: CreateOptions): Promise<void> {
     if (records.length === 0) return;
-    const payload = records.map((r) => ({ key: r.key, fields: encodeFields(r) }));
+    const payload = records.map((r) => ({ key: r.key, fields: encodeFields(r), ...(r.kind === 'task' ? {} : { state: this.keys.swarm(r.key).state }) }));
     try {
       await this.call(() =>
-        this.redis.mfCreateRecords(records.length + 1, this.keys.open(), ...records.map((r) => this.keys.record(r.key)), options.ttlSec, options.track ? '1' : '0', JSON.stringify(payload)),
+        this.redis.mfCreateRecords(
+          records.length + 1, this.keys.open(), ...records.map((r) => this.keys.record(r.key)), options.ttlSec, options.track ? '1' : '0', JSON.stringify(payload), this.keys.lock(''),
+        ),
       );
     } catch (error) {
       if (error instanceof StoreUnavailableError && /EXISTS (\S+)/.test(String(error.cause))) {
@@ -124,9 +126,9 @@ export class RedisStore implements Store {
   }
 
   async updateRecord(key: string, update: RecordUpdate): Promise<UpdateResult> {
-    const shared = update.ttlSec === undefined ? [] : this.keys.owned(key).slice(1);
+    const swarmKeys = this.keys.owned(key).slice(1);
     const reply = (await this.call(
-      () => this.redis.mfUpdateRecord(3 + shared.length, this.keys.record(key), this.keys.lock(key), this.keys.open(), ...shared, ...updateArgs(key, update)),
+      () => this.redis.mfUpdateRecord(3 + swarmKeys.length, this.keys.record(key), this.keys.lock(key), this.keys.open(), ...swarmKeys, ...updateArgs(key, update)),
       key,
     )) as string[];
     return updateResult(reply, key);
@@ -163,27 +165,22 @@ export class RedisStore implements Store {
   async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
     const s = this.keys.swarm(swarm);
     const reply = (await this.call(() =>
-      this.redis.mfSwarmAdd(7, this.keys.record(swarm), s.counters, s.queue, s.members, s.running, s.finished, s.results, options.maxTaskAllowed ?? '', options.ttlSec, JSON.stringify(members)),
+      this.redis.mfSwarmAdd(5, this.keys.record(swarm), s.state, s.queue, s.members, s.results, options.maxTaskAllowed ?? '', options.ttlSec, JSON.stringify(members)),
     swarmSide(swarm))) as [string, ...number[]];
     const counts = toCounts(reply.slice(1) as number[]);
-    if (reply[0] === 'ok') {
-      if (members.length === 0) await this.call(() => this.redis.hsetnx(s.counters, 'total', 0).then(() => this.redis.expire(s.counters, options.ttlSec)), swarmSide(swarm));
-      return { ok: true, counts };
-    }
+    if (reply[0] === 'ok') return { ok: true, counts };
     return { ok: false, reason: reply[0] as 'closed' | 'too_many', counts };
   }
 
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]> {
     const s = this.keys.swarm(swarm);
-    const keys = (await this.call(() =>
-      this.redis.mfSwarmClaim(4, this.keys.record(swarm), s.counters, s.queue, s.running, options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker, options.limit ?? '', options.stopAfterFailures ?? ''),
-    swarmSide(swarm))) as string[];
+    const keys = (await this.call(() => this.redis.mfSwarmClaim(2, s.state, s.queue, ...claimArgs(options)), swarmSide(swarm))) as string[];
     return this.claimedRecords(keys, options);
   }
 
   /** The claimed members' records, begun where `options.begin` asks (concurrent calls: one pipelined round trip). */
-  private claimedRecords(keys: readonly string[], options: ClaimOptions): Promise<Claimed[]> {
-    return Promise.all(
+  private async claimedRecords(keys: readonly string[], options: ClaimOptions): Promise<Claimed[]> {
+    const settled = await Promise.allSettled(
       keys.map(async (key, i): Promise<Claimed> => {
         try {
           if (!options.begin) return { key, record: await this.getRecord(key) };
@@ -200,6 +197,24 @@ export class RedisStore implements Store {
         }
       }),
     );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (!failure) return settled.map((s) => (s as PromiseFulfilledResult<Claimed>).value);
+    if (options.begin) this.unbegin(keys, options.begin.runIdPrefix);
+    throw failure.reason;
+  }
+
+  /**
+   * Puts the members a claim began back to pending when the caller cannot learn of it (a
+   * reply lost to a timeout or a dropped connection): nobody would start their runs, and a
+   * begun member in a live worker's slot looks running to the sweep, which then never sends
+   * it. Sent after the begins on the same connection, and applied only where a begin did
+   * (its run id), so it is right whether or not they ran; its own failure changes nothing.
+   */
+  private unbegin(keys: readonly string[], runIdPrefix: string): void {
+    keys.forEach((key, i) => {
+      const undo = { expect: { status: ['active' as const], runId: `${runIdPrefix}.${i}` }, set: { status: 'pending' as const }, unset: ['runId' as const, 'attempt' as const] };
+      this.updateRecord(key, undo).catch(() => undefined);
+    });
   }
 
   async swarmFinish(
@@ -210,23 +225,21 @@ export class RedisStore implements Store {
     end?: RecordUpdate,
   ): Promise<FinishResult> {
     const s = this.keys.swarm(swarm);
-    const swarmKeys = [this.keys.record(swarm), s.counters, s.queue, s.running, s.finished, s.results];
-    const finishArgs = [
-      member, outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', claim.maxConcurrency, encodeStatuses(claim.whenStatus), claim.worker,
-      claim.limit ?? '', claim.stopAfterFailures ?? '',
-    ];
+    const swarmKeys = [s.state, s.queue, s.results];
+    const finishArgs = [outcome.ok ? '1' : '0', outcome.ok ? JSON.stringify(outcome.result ?? null) : '', ...claimArgs(claim)];
     if (!end) {
-      const reply = (await this.call(() => this.redis.mfSwarmFinish(6, ...swarmKeys, ...finishArgs), swarmSide(swarm))) as (number | string)[];
+      const reply = (await this.call(() => this.redis.mfSwarmFinish(3, ...swarmKeys, member, ...finishArgs), swarmSide(swarm))) as (number | string)[];
       const finished = finishResult(reply);
       return { ...finished, claimed: await this.claimedRecords(finished.claimed, claim) };
     }
     // the member's end and its count, in one script: the count happens only if the end applied
+    const memberKeys = [this.keys.record(member), this.keys.lock(member), this.keys.open(), ...this.keys.owned(member).slice(1)];
     const [endReply, finishReply] = (await this.call(
-      () => this.redis.mfSwarmEnd(9, this.keys.record(member), this.keys.lock(member), this.keys.open(), ...swarmKeys, ...updateArgs(member, end), ...finishArgs),
+      () => this.redis.mfSwarmEnd(memberKeys.length + swarmKeys.length, ...memberKeys, ...swarmKeys, ...updateArgs(member, end), ...finishArgs),
       swarmSide(swarm),
     )) as [string[], (number | string)[]];
     const ended = updateResult(endReply, member);
-    if (!ended.ok) return { counted: false, counts: await this.swarmCounts(swarm), claimed: [], ended };
+    if (!ended.ok) return { counted: false, counts: toCounts(finishReply as number[]), claimed: [], ended };
     const finished = finishResult(finishReply);
     return { ...finished, claimed: await this.claimedRecords(finished.claimed, claim), ended };
   }
@@ -240,21 +253,24 @@ export class RedisStore implements Store {
   }
 
   async swarmRunning(swarm: string): Promise<SlotHolder[]> {
-    const running = await this.call(() => this.redis.hgetall(this.keys.swarm(swarm).running), swarmSide(swarm));
-    return Object.entries(running).map(([member, worker]) => ({ member, worker }));
+    const state = await this.call(() => this.redis.hgetall(this.keys.swarm(swarm).state), swarmSide(swarm));
+    return Object.entries(state)
+      .filter(([field]) => field.startsWith(SLOT))
+      .map(([field, worker]) => ({ member: field.slice(SLOT.length), worker }));
   }
 
   async swarmReassign(swarm: string, member: string, from: string, to: string): Promise<boolean> {
-    return (await this.call(() => this.redis.mfSwarmReassign(1, this.keys.swarm(swarm).running, member, from, to), swarmSide(swarm))) === 1;
+    return (await this.call(() => this.redis.mfSwarmReassign(1, this.keys.swarm(swarm).state, member, from, to), swarmSide(swarm))) === 1;
   }
 
   async swarmReset(swarm: string): Promise<void> {
     const s = this.keys.swarm(swarm);
-    await this.call(() => this.redis.mfSwarmReset(6, s.counters, s.queue, s.members, s.running, s.finished, s.results), swarmSide(swarm));
+    await this.call(() => this.redis.mfSwarmReset(4, s.state, s.queue, s.members, s.results), swarmSide(swarm));
   }
 
   async swarmDrainQueue(swarm: string): Promise<string[]> {
-    return (await this.call(() => this.redis.mfSwarmDrain(1, this.keys.swarm(swarm).queue), swarmSide(swarm))) as string[];
+    const s = this.keys.swarm(swarm);
+    return (await this.call(() => this.redis.mfSwarmDrain(2, s.state, s.queue), swarmSide(swarm))) as string[];
   }
 
   async swarmMembers(swarm: string): Promise<string[]> {
@@ -267,17 +283,18 @@ export class RedisStore implements Store {
     if (members.length === 0) return [];
     const results: (string | null)[] = [];
     for (let i = 0; i < members.length; i += 5000) results.push(...(await this.call(() => this.redis.hmget(s.results, ...members.slice(i, i + 5000)), swarmSide(swarm))));
-    return results.filter((r): r is string => r !== null).map((r) => decodeValue(r, swarmSide(swarm)));
+    // a failed member's entry is '' (it marks the member as counted; no JSON value is empty)
+    return results.filter((r): r is string => r !== null && r !== '').map((r) => decodeValue(r, swarmSide(swarm)));
   }
 
   // --- leases ----------------------------------------------------------------------
 
   async lock(key: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (await this.call(() => this.redis.mfLock(1, this.keys.lock(key), holder, Math.max(1, Math.ceil(ttlMs))))) === 1;
+    return (await this.call(() => this.redis.mfLock(2, this.keys.lock(key), this.keys.record(key), holder, Math.max(1, Math.ceil(ttlMs))))) === 1;
   }
 
   async unlock(key: string, holder: string): Promise<void> {
-    await this.call(() => this.redis.mfUnlock(1, this.keys.lock(key), holder));
+    await this.call(() => this.redis.mfUnlock(2, this.keys.lock(key), this.keys.record(key), holder));
   }
 
   async heartbeat(worker: string, ttlMs: number): Promise<void> {
@@ -307,8 +324,7 @@ export class RedisStore implements Store {
   // --- internals ---------------------------------------------------------------------
 
   private async counts(swarm: string, close: boolean): Promise<SwarmCounts> {
-    const s = this.keys.swarm(swarm);
-    return toCounts((await this.call(() => this.redis.mfSwarmCounts(3, s.counters, s.queue, s.running, close ? '1' : '0'), swarmSide(swarm))) as number[]);
+    return toCounts((await this.call(() => this.redis.mfSwarmCounts(1, this.keys.swarm(swarm).state, close ? '1' : '0'), swarmSide(swarm))) as number[]);
   }
 
   /** Runs a Redis call; failures become typed Mageflow errors. */
@@ -372,10 +388,18 @@ function updateResult(reply: string[], key: string): UpdateResult {
   return { ok: false, reason: tag as 'mismatch' | 'locked', record };
 }
 
+/** claim.lua's arguments (see claimOptions there). */
+function claimArgs(options: ClaimOptions): (string | number)[] {
+  return [options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker, options.limit ?? '', options.stopAfterFailures ?? ''];
+}
+
 /** A finish's count and the keys of the members it claimed (their records are read after). */
 function finishResult(reply: (number | string)[]): Omit<FinishResult, 'claimed'> & { claimed: string[] } {
   return { counted: reply[0] === 1, counts: toCounts(reply.slice(1, 7) as number[]), claimed: reply.slice(7) as string[] };
 }
+
+/** A state field naming a member that holds a slot (`slot:<member>` -> worker). */
+const SLOT = 'slot:';
 
 function encodeFields(record: Partial<SignatureRecord>): string[] {
   const out: string[] = [];
@@ -387,8 +411,11 @@ function encodeStatuses(statuses: readonly string[]): string {
   return JSON.stringify(statuses.map((s) => JSON.stringify(s)));
 }
 
+/** A field the store keeps in a record hash that is not the record's (see lua/record.lua). */
+const LOCK_MARK = '#lock';
+
 function decodeRecord(hash: Record<string, string>, key: string): SignatureRecord | null {
-  const fields = Object.entries(hash);
+  const fields = Object.entries(hash).filter(([field]) => field !== LOCK_MARK);
   if (fields.length === 0) return null;
   const value: Record<string, unknown> = {};
   for (const [field, encoded] of fields) value[field] = decodeValue(encoded, key);

@@ -12,6 +12,7 @@ import heartbeat from './lua/heartbeat.lua';
 import listOpen from './lua/list-open.lua';
 import liveWorkers from './lua/live-workers.lua';
 import lock from './lua/lock.lua';
+import record from './lua/record.lua';
 import swarmAdd from './lua/swarm-add.lua';
 import swarmClaim from './lua/swarm-claim.lua';
 import swarmCounts from './lua/swarm-counts.lua';
@@ -20,6 +21,7 @@ import swarmEnd from './lua/swarm-end.lua';
 import swarmFinish from './lua/swarm-finish.lua';
 import swarmReassign from './lua/swarm-reassign.lua';
 import swarmReset from './lua/swarm-reset.lua';
+import swarmState from './lua/swarm-state.lua';
 import unlock from './lua/unlock.lua';
 import update from './lua/update.lua';
 import updateRecord from './lua/update-record.lua';
@@ -47,19 +49,19 @@ export interface Scripts {
 }
 
 const SOURCES: Record<keyof Scripts, string> = {
-  mfCreateRecords: createRecords,
-  mfUpdateRecord: `${update}\n${updateRecord}`,
+  mfCreateRecords: `${record}\n${createRecords}`,
+  mfUpdateRecord: `${record}\n${update}\n${updateRecord}`,
   mfDeleteRecords: deleteRecords,
-  mfSwarmAdd: swarmAdd,
-  mfSwarmClaim: `${claim}\n${swarmClaim}`,
-  mfSwarmFinish: `${claim}\n${finish}\n${swarmFinish}`,
-  mfSwarmEnd: `${claim}\n${update}\n${finish}\n${swarmEnd}`,
-  mfSwarmCounts: `${claim}\n${swarmCounts}`,
+  mfSwarmAdd: `${swarmState}\n${swarmAdd}`,
+  mfSwarmClaim: `${record}\n${swarmState}\n${claim}\n${swarmClaim}`,
+  mfSwarmFinish: `${record}\n${swarmState}\n${claim}\n${finish}\n${swarmFinish}`,
+  mfSwarmEnd: `${record}\n${update}\n${swarmState}\n${claim}\n${finish}\n${swarmEnd}`,
+  mfSwarmCounts: `${swarmState}\n${swarmCounts}`,
   mfSwarmReassign: swarmReassign,
   mfSwarmDrain: swarmDrain,
-  mfSwarmReset: swarmReset,
-  mfLock: lock,
-  mfUnlock: unlock,
+  mfSwarmReset: `${swarmState}\n${swarmReset}`,
+  mfLock: `${record}\n${lock}`,
+  mfUnlock: `${record}\n${unlock}`,
   mfHeartbeat: heartbeat,
   mfLiveWorkers: liveWorkers,
   mfListOpen: listOpen,

@@ -56,7 +56,7 @@ suite('two worker processes on one swarm (Redis)', () => {
     let stop = false;
     const done = (async () => {
       while (!stop) {
-        max = Math.max(max, await h.store.redis.hlen(h.store.keys.swarm(swarm).running));
+        max = Math.max(max, (await h.store.swarmRunning(swarm)).length);
         await new Promise((r) => setTimeout(r, 2));
       }
     })();

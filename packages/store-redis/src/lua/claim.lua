@@ -1,30 +1,32 @@
--- Shared by swarm-claim and swarm-finish: moves queued members into free slots
--- while the swarm record's status is one of the allowed ones.
--- rec, counters, queue, running: keys; max: slots; allowed: encoded statuses; worker: holder;
--- limit: most to claim in this step (nil: no limit); stopAfter: claim nothing once this
--- many members failed (nil: no limit), so a failing step never hands its slot on
-local function claim(rec, counters, queue, running, max, allowed, worker, limit, stopAfter)
-  if stopAfter and tonumber(redis.call('HGET', counters, 'failed') or '0') >= stopAfter then return {} end
-  local status = redis.call('HGET', rec, 'status')
-  local ok = false
-  for _, s in ipairs(allowed) do
-    if s == status then ok = true end
-  end
-  local claimed = {}
-  if not ok then return claimed end
-  while redis.call('HLEN', running) < max and (not limit or #claimed < limit) do
-    local member = redis.call('LPOP', queue)
-    if not member then break end
-    redis.call('HSET', running, member, worker)
-    claimed[#claimed + 1] = member
-  end
-  return claimed
+-- Shared by swarm-claim, swarm-finish and swarm-end: gives free slots to the members
+-- queued first, while the swarm's status (mirrored in its state) is an allowed one.
+
+-- a: ARGV; i: where the claim's 5 arguments start: maxConcurrency, JSON list of encoded
+-- allowed statuses, worker, limit or '', stopAfterFailures or ''
+local function claimOptions(a, i)
+  return { max = tonumber(a[i]), allowed = cjson.decode(a[i + 1]), worker = a[i + 2], limit = tonumber(a[i + 3]), stopAfter = tonumber(a[i + 4]) }
 end
 
-local function counts(counters, queue, running)
-  local c = redis.call('HMGET', counters, 'total', 'done', 'failed', 'closed')
-  return {
-    tonumber(c[1] or '0'), redis.call('LLEN', queue), redis.call('HLEN', running),
-    tonumber(c[2] or '0'), tonumber(c[3] or '0'), tonumber(c[4] or '0'),
-  }
+-- queue: key; c: the counters (readCounters), updated in place; slots: state fields to
+-- write, to which the claimed members' slots are appended. Returns the claimed members.
+local function claim(queue, c, o, slots)
+  local wanted = math.min(o.max - c.running, c.queued)
+  if o.limit then wanted = math.min(wanted, o.limit) end
+  if wanted <= 0 then return {} end
+  if o.stopAfter and c.failed >= o.stopAfter then return {} end
+  local allowed = false
+  for _, status in ipairs(o.allowed) do
+    if status == c.status then allowed = true end
+  end
+  if not allowed then return {} end
+  local popped = redis.call('ZPOPMIN', queue, wanted)
+  local claimed = {}
+  for i = 1, #popped, 2 do
+    claimed[#claimed + 1] = popped[i]
+    slots[#slots + 1] = 'slot:' .. popped[i]
+    slots[#slots + 1] = o.worker
+  end
+  c.queued = c.queued - #claimed
+  c.running = c.running + #claimed
+  return claimed
 end

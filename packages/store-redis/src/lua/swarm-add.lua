@@ -1,37 +1,45 @@
 -- Appends members to a swarm, all or none.
--- KEYS: rec, counters, queue, members, running, finished, results
+-- KEYS: rec, state, queue, members, results
 -- ARGV[1]: maxTaskAllowed or ''; ARGV[2]: ttl (s) for new keys; ARGV[3]: JSON list of members
 -- (one argument however many: a call with 100,000 arguments overflows the client's stack)
 -- Returns { 'ok' | 'closed' | 'too_many', counts... }
-local counters, queue, members = KEYS[2], KEYS[3], KEYS[4]
+local state, queue, members, results = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local added = cjson.decode(ARGV[3])
 local n = #added
-local c = redis.call('HMGET', counters, 'total', 'closed')
-local total, closed = tonumber(c[1] or '0'), tonumber(c[2] or '0')
-local function reply(tag)
-  return { tag, total, redis.call('LLEN', queue), redis.call('HLEN', KEYS[5]), 0, 0, closed }
-end
-if closed == 1 then return reply('closed') end
+local c = readCounters(state)
+local first = not c
+c = c or { total = 0, queued = 0, running = 0, done = 0, failed = 0, closed = 0 }
+if c.closed == 1 then return { 'closed', unpack(countsOf(c)) } end
 local max = tonumber(ARGV[1])
-if max and total + n > max then return reply('too_many') end
+if max and c.total + n > max then return { 'too_many', unpack(countsOf(c)) } end
+local wasTotal, wasQueued = c.total, c.queued
 -- in chunks: Lua's unpack() is limited to a few thousand values
-for first = 1, n, 1000 do
-  local last = math.min(first + 999, n)
-  redis.call('RPUSH', queue, unpack(added, first, last))
-  redis.call('RPUSH', members, unpack(added, first, last))
+for from = 1, n, 1000 do
+  local to = math.min(from + 999, n)
+  c.queued = c.queued + enqueue(queue, added, from, to, c.total)
+  redis.call('RPUSH', members, unpack(added, from, to))
 end
-total = redis.call('HINCRBY', counters, 'total', n)
-if max and total >= max then
-  redis.call('HSET', counters, 'closed', 1)
-  closed = 1
+c.total = c.total + n
+if max and c.total >= max then c.closed = 1 end
+local counters = { 'total', c.total, 'queued', c.queued, 'running', c.running, 'done', c.done, 'failed', c.failed, 'closed', c.closed }
+-- the state's copy of the record's status starts here; every status change then writes it (see update.lua)
+local status = first and redis.call('HGET', KEYS[1], 'status')
+if status then
+  counters[#counters + 1] = 'status'
+  counters[#counters + 1] = status
 end
--- `finished` and `results` exist from the first add on, so members ending never set their TTL
-redis.call('SADD', KEYS[6], '')
-redis.call('HSETNX', KEYS[7], '', '')
--- every swarm key lives as long as the swarm record
+redis.call('HSET', state, unpack(counters))
+-- every swarm key lives as long as the swarm record; the state and (with a placeholder)
+-- the results exist from the first add on and the members list from its first member, so
+-- no later step sets their TTL. The queue is gone whenever it was emptied, so it gets the
+-- TTL again when it is filled again.
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then ttl = tonumber(ARGV[2]) end
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ttl) end
+if first then
+  redis.call('HSETNX', results, '', '')
+  redis.call('EXPIRE', state, ttl)
+  redis.call('EXPIRE', results, ttl)
 end
-return reply('ok')
+if wasTotal == 0 and n > 0 then redis.call('EXPIRE', members, ttl) end
+if wasQueued == 0 and c.queued > 0 then redis.call('EXPIRE', queue, ttl) end
+return { 'ok', unpack(countsOf(c)) }

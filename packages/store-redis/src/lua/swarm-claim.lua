@@ -1,10 +1,9 @@
--- Gives free slots to queued members.
--- KEYS: rec, counters, queue, running
--- ARGV[1]: maxConcurrency; ARGV[2]: JSON list of encoded allowed statuses; ARGV[3]: worker; ARGV[4]: limit or ''
--- ARGV[5]: stopAfterFailures or ''
-local claimed = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), cjson.decode(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
-if #claimed > 0 then
-  local ttl = redis.call('TTL', KEYS[1])
-  if ttl > 0 then redis.call('EXPIRE', KEYS[4], ttl) end
-end
+-- Gives free slots to queued members (see claim.lua).
+-- KEYS: state, queue; ARGV[1..5]: the claim's (see claimOptions)
+-- Returns the claimed members.
+local c = readCounters(KEYS[1])
+if not c then return {} end
+local slots = {}
+local claimed = claim(KEYS[2], c, claimOptions(ARGV, 1), slots)
+if #claimed > 0 then redis.call('HSET', KEYS[1], 'queued', c.queued, 'running', c.running, unpack(slots)) end
 return claimed

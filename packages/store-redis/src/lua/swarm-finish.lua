@@ -1,7 +1,5 @@
 -- Records a member's end once, frees its slot, keeps its result, and gives the
 -- freed slots to queued members, in one step (see finish.lua).
--- KEYS: rec, counters, queue, running, finished, results
--- ARGV[1]: member; ARGV[2]: '1' ok / '0' failed; ARGV[3]: encoded result
--- ARGV[4]: maxConcurrency; ARGV[5]: JSON allowed statuses; ARGV[6]: worker; ARGV[7]: limit or ''
--- ARGV[8]: stopAfterFailures or ''
-return finish({ rec = KEYS[1], counters = KEYS[2], queue = KEYS[3], running = KEYS[4], finished = KEYS[5], results = KEYS[6] }, ARGV)
+-- KEYS: state, queue, results
+-- ARGV[1]: member; ARGV[2]: '1' ok / '0' failed; ARGV[3]: encoded result; ARGV[4..8]: the claim's
+return finish({ state = KEYS[1], queue = KEYS[2], results = KEYS[3] }, ARGV[1], ARGV[2] == '1', ARGV[3], claimOptions(ARGV, 4))

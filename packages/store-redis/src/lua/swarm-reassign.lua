@@ -1,4 +1,5 @@
--- KEYS[1]: running; ARGV: member, from, to
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+-- KEYS[1]: state; ARGV: member, from, to
+local slot = 'slot:' .. ARGV[1]
+if redis.call('HGET', KEYS[1], slot) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], slot, ARGV[3])
 return 1

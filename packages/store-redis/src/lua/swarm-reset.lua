@@ -1,21 +1,27 @@
--- Puts every member back in the queue, in the order added, and clears slots, counts
+-- Puts every member back in the queue at the place it was added, and clears slots, counts
 -- and results: a rerun. `closed` is kept.
--- KEYS: counters, queue, members, running, finished, results
-local counters, queue, members = KEYS[1], KEYS[2], KEYS[3]
-if redis.call('EXISTS', counters) == 0 then return 0 end
-redis.call('DEL', queue, KEYS[4], KEYS[5], KEYS[6])
+-- KEYS: state, queue, members, results
+local state, queue, members, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local c = readCounters(state)
+if not c then return 0 end
+local ttl = redis.call('TTL', state)
+redis.call('DEL', state, queue, results)
 local all = redis.call('LRANGE', members, 0, -1)
+local queued = 0
 -- in chunks: Lua's unpack() is limited to a few thousand values
 for first = 1, #all, 1000 do
-  redis.call('RPUSH', queue, unpack(all, first, math.min(first + 999, #all)))
+  queued = queued + enqueue(queue, all, first, math.min(first + 999, #all), 0)
 end
-redis.call('HSET', counters, 'done', 0, 'failed', 0)
-redis.call('SADD', KEYS[5], '')
-redis.call('HSETNX', KEYS[6], '', '')
-local ttl = redis.call('TTL', counters)
+local counters = { 'total', c.total, 'queued', queued, 'running', 0, 'done', 0, 'failed', 0, 'closed', c.closed }
+if c.status then
+  counters[#counters + 1] = 'status'
+  counters[#counters + 1] = c.status
+end
+redis.call('HSET', state, unpack(counters))
+redis.call('HSET', results, '', '')
 if ttl > 0 then
-  for i = 2, #KEYS do
-    if KEYS[i] ~= members and redis.call('EXISTS', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ttl) end
-  end
+  redis.call('EXPIRE', state, ttl)
+  redis.call('EXPIRE', results, ttl)
+  if queued > 0 then redis.call('EXPIRE', queue, ttl) end
 end
 return #all

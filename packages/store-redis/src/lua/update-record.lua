@@ -1,6 +1,5 @@
 -- Conditional update of one record.
--- KEYS[1]: record; KEYS[2]: its lock; KEYS[3]: open set; KEYS[4..]: keys sharing its TTL
--- (a swarm's state, counters first)
+-- KEYS[1]: record; KEYS[2]: its lock; KEYS[3]: open set; KEYS[4..]: its swarm keys (state first)
 -- ARGV[1]: JSON { status = { encoded... } | nil, fields = { [field] = encoded | false } }
 -- ARGV[2]: JSON list { field, encoded, ... } to set; ARGV[3]: JSON list of fields to delete
 -- ARGV[4]: ttl (s) or ''; ARGV[5]: lock holder or ''; ARGV[6]: 'track' | 'untrack' | ''

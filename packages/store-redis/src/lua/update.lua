@@ -1,40 +1,45 @@
--- Shared by update-record and swarm-end: the conditional update of one record.
--- rec, lock, open: keys; shared: keys sharing its TTL (a swarm's state, counters first);
+-- Shared by update-record and swarm-end: the conditional update of one record, in one
+-- read (HGETALL) and its writes; the reply is the record as written, built from that read.
+-- rec, lock, open: keys; shared: the record's swarm keys, state first (a chain or swarm
+-- keeps its members there: they share its TTL, and its state mirrors its status);
 -- a: { expect, set, unset, ttl, holder, track, key } as update-record's ARGV[1..7]
 -- Returns { 'ok' | 'missing' | 'mismatch' | 'locked', record fields... }
 local function update(rec, lock, open, shared, a)
-  if redis.call('EXISTS', rec) == 0 then return { 'missing' } end
+  local flat = redis.call('HGETALL', rec)
+  if #flat == 0 then return { 'missing' } end
+  local fields = fieldsOf(flat)
   local expect = cjson.decode(a[1])
   if expect.status then
-    local current = redis.call('HGET', rec, 'status')
     local ok = false
     for _, s in ipairs(expect.status) do
-      if s == current then ok = true end
+      if s == fields.status then ok = true end
     end
-    if not ok then return { 'mismatch', unpack(redis.call('HGETALL', rec)) } end
+    if not ok then return { 'mismatch', unpack(flat) } end
   end
   for field, wanted in pairs(expect.fields or {}) do
-    local current = redis.call('HGET', rec, field)
-    if wanted == false then
-      if current then return { 'mismatch', unpack(redis.call('HGETALL', rec)) } end
-    elseif current ~= wanted then
-      return { 'mismatch', unpack(redis.call('HGETALL', rec)) }
-    end
+    local current = fields[field]
+    if (wanted == false and current) or (wanted ~= false and current ~= wanted) then return { 'mismatch', unpack(flat) } end
   end
-  local holder = redis.call('GET', lock)
-  if holder and holder ~= a[5] then return { 'locked', unpack(redis.call('HGETALL', rec)) } end
+  if lockedAgainst(fields, lock, a[5]) then return { 'locked', unpack(flat) } end
+  local status = fields.status
   local set = cjson.decode(a[2])
   if #set > 0 then redis.call('HSET', rec, unpack(set)) end
+  for i = 1, #set, 2 do fields[set[i]] = set[i + 1] end
   local unset = cjson.decode(a[3])
   if #unset > 0 then redis.call('HDEL', rec, unpack(unset)) end
+  for _, field in ipairs(unset) do fields[field] = nil end
+  -- a task has no swarm keys: touching them would be wasted work
+  local container = fields.kind ~= '"task"'
   if a[4] ~= '' then
     local ttl = tonumber(a[4])
     redis.call('EXPIRE', rec, ttl)
-    -- shared[1] is a swarm's counters key, which every swarm has: when it is absent (a
-    -- task, a chain) the other swarm keys are too, and expiring them would be wasted work
-    if #shared >= 1 and redis.call('EXPIRE', shared[1], ttl) == 1 then
+    -- without a state (never added to), the other swarm keys do not exist either
+    if container and redis.call('EXPIRE', shared[1], ttl) == 1 then
       for i = 2, #shared do redis.call('EXPIRE', shared[i], ttl) end
     end
+  end
+  if container and fields.status and fields.status ~= status and redis.call('EXISTS', shared[1]) == 1 then
+    redis.call('HSET', shared[1], 'status', fields.status)
   end
   if a[6] == 'untrack' then redis.call('SREM', open, a[7]) end
   if a[6] == 'track' then
@@ -42,5 +47,5 @@ local function update(rec, lock, open, shared, a)
     local ttl = redis.call('TTL', rec)
     if redis.call('TTL', open) < ttl then redis.call('EXPIRE', open, ttl) end
   end
-  return { 'ok', unpack(redis.call('HGETALL', rec)) }
+  return { 'ok', unpack(flatten(fields)) }
 end

@@ -1,0 +1,64 @@
+/**
+ * What the Redis store keeps where (see src/lua/README.md): the queue as a sorted set
+ * scored by add sequence, a swarm's status copy in its state, and the lock mark on records.
+ */
+import type { SignatureRecord } from '@mageflow/core';
+import { record, uniqueId } from '@mageflow/testing';
+import { redisOrSkip, storeUnder } from './redis';
+
+const suite = redisOrSkip() ? describe : describe.skip;
+const TTL = 3600;
+const claim = (maxConcurrency: number) => ({ maxConcurrency, whenStatus: ['active' as const], worker: 'w', ttlSec: TTL });
+
+suite('Redis key layout', () => {
+  let h: ReturnType<typeof storeUnder>;
+  let id: string;
+  const key = (suffix: string) => `task:${id}-${suffix}`;
+  const swarmKey = () => key('swarm');
+  const swarm = (extra: Partial<SignatureRecord> = {}) => record(swarmKey(), { kind: 'swarm', status: 'active', ...extra });
+
+  beforeEach(() => {
+    id = uniqueId('layout');
+    h = storeUnder(uniqueId('mf-test-layout'));
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  it('queues members in a sorted set scored by their add sequence, across adds and after a reset', async () => {
+    await h.store.createRecords([swarm()], { ttlSec: TTL, track: true });
+    await h.store.swarmAdd(swarmKey(), [key('a'), key('b')], { ttlSec: TTL });
+    await h.store.swarmAdd(swarmKey(), [key('c')], { ttlSec: TTL });
+    const queue = h.store.keys.swarm(swarmKey()).queue;
+    const scored = [key('a'), '1', key('b'), '2', key('c'), '3'];
+    expect(await h.store.redis.zrange(queue, 0, -1, 'WITHSCORES')).toEqual(scored);
+    await h.store.swarmClaim(swarmKey(), claim(2));
+    expect(await h.store.redis.zrange(queue, 0, -1, 'WITHSCORES')).toEqual([key('c'), '3']);
+    await h.store.swarmReset(swarmKey());
+    expect(await h.store.redis.zrange(queue, 0, -1, 'WITHSCORES')).toEqual(scored);
+    expect((await h.keysWithTtl()).get(queue)).toBeGreaterThan(0);
+  });
+
+  it('claims by the status copy in the swarm state, which follows every status change of the record', async () => {
+    await h.store.createRecords([swarm({ status: 'pending' })], { ttlSec: TTL, track: true });
+    await h.store.swarmAdd(swarmKey(), [key('a'), key('b')], { ttlSec: TTL });
+    const state = h.store.keys.swarm(swarmKey()).state;
+    expect(await h.store.redis.hget(state, 'status')).toBe('"pending"');
+    expect(await h.store.swarmClaim(swarmKey(), claim(1))).toEqual([]);
+    await h.store.updateRecord(swarmKey(), { set: { status: 'active' } });
+    expect(await h.store.redis.hget(state, 'status')).toBe('"active"');
+    expect((await h.store.swarmClaim(swarmKey(), claim(1))).map((c) => c.key)).toEqual([key('a')]);
+    await h.store.updateRecord(swarmKey(), { set: { status: 'suspended' } });
+    expect(await h.store.swarmFinish(swarmKey(), key('a'), { ok: true, result: 1 }, claim(1))).toMatchObject({ counted: true, claimed: [] });
+  });
+
+  it('a lock taken before its record exists blocks the record from the start; unlocking removes the mark', async () => {
+    expect(await h.store.lock(key('a'), 'h1', 5000)).toBe(true);
+    await h.store.createRecords([record(key('a'))], { ttlSec: TTL, track: false });
+    expect(await h.store.updateRecord(key('a'), { set: { status: 'active' } })).toMatchObject({ ok: false, reason: 'locked' });
+    expect(await h.store.getRecord(key('a'))).toEqual(expect.not.objectContaining({ '#lock': expect.anything() }));
+    await h.store.unlock(key('a'), 'h1');
+    expect(await h.store.redis.hexists(h.store.keys.record(key('a')), '#lock')).toBe(0);
+    expect((await h.store.updateRecord(key('a'), { set: { status: 'active' } })).ok).toBe(true);
+  });
+});
