@@ -93,6 +93,10 @@ export interface SwarmOptions {
   error?: OneOrMany<SignatureInput>;
   /** started once when it ends, however it ends, after its members' cleanups. */
   cleanup?: OneOrMany<SignatureInput>;
+  /** tasks fired once for each member that succeeds, with `{ result, key, index }`, also for members added later. */
+  memberSuccess?: OneOrMany<SignatureInput>;
+  /** tasks fired once for each member that fails, with `{ error, input, key, index }`. */
+  memberError?: OneOrMany<SignatureInput>;
   /** merged over the swarm's message for every member (members' own kwargs win). */
   kwargs?: Record<string, unknown>;
 }
@@ -209,6 +213,7 @@ export class Mageflow {
     const key = newKey('chain');
     const kwargs = storedKwargs(options.kwargs, 'the chain');
     const prepared = await this.internals.prepare(members.map((m, i) => memberSpec(m, `chain member ${i}`)), { key, kind: 'chain' });
+    prepared.forEach((p, i) => (p.record.index = i));
     const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
     const record: SignatureRecord = {
       ...baseRecord(key, 'chain', 'mageflow.chain', kwargs),
@@ -251,13 +256,17 @@ export class Mageflow {
     const specs = members.map((m, i) => memberSpec(m, `swarm member ${i}`));
     const prepared = await this.internals.prepare(specs, { key, kind: 'swarm' });
     const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
+    const onSuccess = await this.internals.memberTemplates(options.memberSuccess, 'memberSuccess');
+    const onError = await this.internals.memberTemplates(options.memberError, 'memberError');
     const record: SignatureRecord = {
       ...baseRecord(key, 'swarm', 'mageflow.swarm', kwargs),
       ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
       ...callbacks.keys,
       swarm: config,
+      ...(onSuccess.length > 0 ? { memberSuccessCallbacks: onSuccess.map((p) => p.record.key) } : {}),
+      ...(onError.length > 0 ? { memberErrorCallbacks: onError.map((p) => p.record.key) } : {}),
     };
-    await this.internals.commit([...callbacks.prepared, { record, created: [record], cleanupAdoptions: callbacks.adoptions }], undefined);
+    await this.internals.commit([...callbacks.prepared, ...onSuccess, ...onError, { record, created: [record], cleanupAdoptions: callbacks.adoptions }], undefined);
     try {
       await this.store.swarmAdd(key, [], { ttlSec: this.runtime.ttl('swarm', 'active') });
       if (prepared.length > 0) await this.internals.addPrepared(record, prepared, {});
@@ -484,6 +493,24 @@ export class Internals {
   }
 
   /**
+   * A swarm's per-member callbacks: tasks, copied for every member that ends (so
+   * without callbacks or cleanups of their own, which a copy could not start once).
+   */
+  async memberTemplates(given: OneOrMany<SignatureInput> | undefined, option: string): Promise<Prepared[]> {
+    if (given === undefined) return [];
+    const items = Array.isArray(given) ? given : [given as SignatureInput];
+    items.forEach((task, i) => checkInput(task, `${option} ${i}`));
+    const prepared = await this.prepare(items.map((task) => ({ task, options: {} })), undefined);
+    for (const { record } of prepared) {
+      const extra = record.successCallbacks.length + record.errorCallbacks.length + (record.cleanupCallbacks?.length ?? 0);
+      if (record.kind !== 'task' || extra > 0 || record.status !== 'pending' || record.parent !== undefined) {
+        throw new InvalidArgumentError(`${option} takes tasks without callbacks, cleanups or a container of their own; "${record.key}" is a ${record.status} ${record.kind}${extra > 0 ? ' with callbacks' : ''}`);
+      }
+    }
+    return prepared;
+  }
+
+  /**
    * Turns inputs into records without storing anything: new records for names and
    * handles (with their callbacks), existing signatures checked for adoption into
    * `parent`. Every value is validated and encoded here, so a bad input stores nothing.
@@ -545,7 +572,7 @@ export class Internals {
     const cleanups: { key: string; owner: string }[] = [];
     try {
       for (const p of prepared.filter((p) => p.adopt)) {
-        await this.adopt(p.record.key, parent!);
+        await this.adopt(p.record.key, parent!, p.record.index);
         adopted.push(p.record.key);
       }
       for (const adoption of prepared.flatMap((p) => p.cleanupAdoptions ?? [])) {
@@ -561,7 +588,7 @@ export class Internals {
   /** Undoes a commit: created records go, adopted ones are on their own again. */
   async rollback(created: readonly string[], adopted: readonly string[], parent: string, cleanups: readonly { key: string; owner: string }[] = []): Promise<void> {
     await this.runtime.store.deleteRecords(created);
-    for (const key of adopted) await this.runtime.store.updateRecord(key, { expect: { parent }, unset: ['parent'], track: true });
+    for (const key of adopted) await this.runtime.store.updateRecord(key, { expect: { parent }, unset: ['parent', 'index'], track: true });
     for (const { key, owner } of cleanups) await this.runtime.store.updateRecord(key, { expect: { cleanupOf: owner }, unset: ['cleanupOf'] });
   }
 
@@ -582,10 +609,10 @@ export class Internals {
   }
 
   /** An existing signature becomes a member of `parent`: only while it is pending and nobody's member. */
-  private async adopt(key: string, parent: { key: string; kind: Kind }): Promise<void> {
+  private async adopt(key: string, parent: { key: string; kind: Kind }, index: number | undefined): Promise<void> {
     const adopted = await this.runtime.store.updateRecord(key, {
       expect: { status: ['pending'], dispatchedAt: null, parent: null },
-      set: { parent: parent.key },
+      set: { parent: parent.key, index },
       untrack: true,
     });
     if (!adopted.ok) {
@@ -622,9 +649,16 @@ export class Internals {
       throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members; it has ${counts.total} and ${prepared.length} more were added`);
     }
     if (counts.closed) throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
+    // Positions as they will be unless another add comes first (checked below).
+    prepared.forEach((p, i) => (p.record.index = counts.total + i));
     await this.commit(prepared, { key: swarmKey, kind: 'swarm' }, options);
     const keys = prepared.map((p) => p.record.key);
     const added = await this.runtime.store.swarmAdd(swarmKey, keys, { maxTaskAllowed: max, ttlSec: this.runtime.ttl('swarm', 'active') });
+    if (added.ok && added.counts.total - keys.length !== counts.total) {
+      // another add came between: the store's order is the truth
+      const base = added.counts.total - keys.length;
+      await Promise.all(keys.map((key, i) => this.runtime.store.updateRecord(key, { set: { index: base + i } })));
+    }
     if (!added.ok) {
       // all or none: what was created goes, what was adopted is released
       await this.rollback(prepared.flatMap((p) => p.created.map((r) => r.key)), prepared.filter((p) => p.adopt).map((p) => p.record.key), swarmKey);

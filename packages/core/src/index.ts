@@ -20,6 +20,7 @@ export { MemoryStore, type MemoryStoreOptions } from './memory/memory-store';
 export { InProcessEngine, type InProcessEngineOptions, type BackoffPolicy, type RunOutcome } from './inprocess/in-process-engine';
 export { withCtx, withSignature, staggerExecution, type CleanupEnd, type TaskContext, type TaskOptions } from './runtime/registry';
 export type { CleanupMessage, CleanupOutcome } from './runtime/cleanup';
+export { memberCallbackKey, type MemberErrorMessage, type MemberSuccessMessage } from './runtime/member-callbacks';
 export { SIGNATURE_KEY } from './runtime/runtime';
 export type { RemoveOptions } from './runtime/lifecycle';
 export type { SweepOptions, SweepReport } from './runtime/recovery';

@@ -31,6 +31,7 @@ import {
 import { Recorder, delay, uniqueId, waitUntil } from './helpers';
 import { describeCleanup } from './cleanup';
 import { describeHardening } from './hardening';
+import { describeMemberCallbacks } from './member-callbacks';
 
 export interface ScenarioEnv {
   store: Store;
@@ -720,6 +721,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
 
     describeHardening({ setup, until, env: () => env!, wait, testTimeout });
     describeCleanup({ setup, until, env: () => env!, wait, testTimeout });
+    describeMemberCallbacks({ setup, until, env: () => env!, wait, testTimeout });
 
     describe('time to live', () => {
       it('leaves no key without a TTL, and none above the configured maximum, after workflows finish', async () => {

@@ -55,6 +55,8 @@ export const SignatureRecordSchema = Type.Object({
   creationTime: Type.Number(),
   /** key of the chain or swarm this signature is a member of. */
   parent: Type.Optional(Type.String()),
+  /** its position in that container, from 0, in the order members were added. */
+  index: Type.Optional(Type.Integer({ minimum: 0 })),
   /** the message of its last dispatch, replayed by resume and recovery. */
   message: Type.Optional(Boxed),
   /** when it was last handed to the engine; absent until dispatched. */
@@ -73,6 +75,9 @@ export const SignatureRecordSchema = Type.Object({
   /** a chain's members, in order (a swarm's are kept by the store, as they can be added while it runs). */
   members: Type.Optional(Type.Array(Type.String())),
   swarm: Type.Optional(SwarmConfigSchema),
+  /** on a swarm: tasks fired once for each member that succeeds, and for each that fails. */
+  memberSuccessCallbacks: Type.Optional(Type.Array(Type.String())),
+  memberErrorCallbacks: Type.Optional(Type.Array(Type.String())),
 });
 export type SignatureRecord = Static<typeof SignatureRecordSchema>;
 

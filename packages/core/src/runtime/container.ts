@@ -11,6 +11,7 @@ import { CorruptRecordError, describeError, type ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
 import type { Claimed, ClaimOptions, FinishResult, RecordUpdate, SwarmCounts, UpdateResult } from '../ports/store';
 import { chainFailure, chainResult, stopChainMembers } from './chain';
+import { fireMemberCallbacks } from './member-callbacks';
 import { containerMessage } from './message';
 import { sendMembers } from './dispatch';
 import type { Runtime } from './runtime';
@@ -79,11 +80,15 @@ export async function fillContainer(rt: Runtime, container: SignatureRecord): Pr
   );
 }
 
-export async function onMemberEnd(rt: Runtime, container: SignatureRecord, member: string, outcome: MemberOutcome): Promise<void> {
+/** `record`: the member's record, when it is still there (for a swarm's per-member callbacks). */
+export async function onMemberEnd(rt: Runtime, container: SignatureRecord, member: string, outcome: MemberOutcome, record?: SignatureRecord): Promise<void> {
   await rt.guard([container.key, member], () =>
-    failOnCorruption(rt, container, async () =>
-      afterCount(rt, container, outcome, await rt.store.swarmFinish(container.key, member, counted(container, outcome), claimOptions(rt, container, true, handedOn(outcome)))),
-    ),
+    failOnCorruption(rt, container, async () => {
+      // before the count: the last member's count may end the swarm
+      await fireMemberCallbacks(rt, container, member, record, outcome);
+      const finished = await rt.store.swarmFinish(container.key, member, counted(container, outcome), claimOptions(rt, container, true, handedOn(outcome)));
+      await afterCount(rt, container, outcome, finished);
+    }),
   );
 }
 

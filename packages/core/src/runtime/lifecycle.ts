@@ -134,7 +134,7 @@ export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'ca
     const parent = await rt.store.getRecord(root.parent);
     if (parent && parent.kind !== 'task') {
       const error = { name: 'TaskCanceledError', code: 'TASK_CANCELED', message: `member ${root.key} was canceled`, attempts: 0 };
-      await onMemberEnd(rt, parent, root.key, { ok: false, error });
+      await onMemberEnd(rt, parent, root.key, { ok: false, error }, root);
     }
   }
   return tree.keys;

@@ -215,6 +215,20 @@ export class Runtime {
     return this.running.has(runId) || this.handedOver.has(runId);
   }
 
+  private readonly templates = new Map<string, SignatureRecord>();
+
+  /** A swarm's per-member callback template: it never changes, so it is read once per process. */
+  async memberTemplate(key: string): Promise<SignatureRecord | null> {
+    const cached = this.templates.get(key);
+    if (cached) return cached;
+    const record = await this.store.getRecord(key);
+    if (record) {
+      if (this.templates.size >= 1000) this.templates.delete(this.templates.keys().next().value!);
+      this.templates.set(key, record);
+    }
+    return record;
+  }
+
   forget(key: string): void {
     this.containers.delete(key);
   }

@@ -10,7 +10,7 @@ import { startSignature } from './dispatch';
 import type { Runtime } from './runtime';
 import { cleanupsEnded, continueOwner, reportCleanupFailure, startCleanups } from './cleanup';
 import { onMemberEnd } from './container';
-import { collectTree } from './tree';
+import { collectTree, memberCallbacksOf } from './tree';
 
 /** The message error callbacks receive. */
 export interface ErrorCallbackMessage {
@@ -47,6 +47,7 @@ export async function settle(rt: Runtime, record: SignatureRecord, parent?: Sign
     await expireTree(rt, record.successCallbacks);
     if (record.cleanupOf) await reportCleanupFailure(rt, record);
   }
+  await expireTree(rt, memberCallbacksOf(record)); // its members have all ended: the templates are done with
   await startCleanups(rt, record, outcome);
   // Finally semantics: a member counts in its container once its cleanups have run, so
   // the next step of a chain, and its container's own cleanups, come after them. The
@@ -83,7 +84,7 @@ async function fire(rt: Runtime, keys: readonly string[], message: unknown): Pro
 async function notifyParent(rt: Runtime, parentKey: string, member: SignatureRecord, outcome: Outcome, known?: SignatureRecord) {
   const parent = known?.key === parentKey ? known : await rt.containerView(parentKey);
   if (!parent || parent.kind === 'task') return undefined; // the container was canceled or deleted with its members
-  await onMemberEnd(rt, parent, member.key, outcome === 'done' ? { ok: true, result: member.result?.value } : { ok: false, error: member.error ?? failedWithoutError });
+  await onMemberEnd(rt, parent, member.key, outcome === 'done' ? { ok: true, result: member.result?.value } : { ok: false, error: member.error ?? failedWithoutError }, member);
   return parent.kind;
 }
 

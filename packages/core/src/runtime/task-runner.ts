@@ -13,6 +13,7 @@ import { SIGNATURE_KEY, sleep, type Runtime } from './runtime';
 import { settle } from './settle';
 import { runCleanupFn } from './cleanup';
 import { memberEndWriter } from './container';
+import { hasMemberCallbacks } from './member-callbacks';
 import { box } from './dispatch';
 
 export interface SignatureView {
@@ -135,7 +136,7 @@ async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: '
   // A container member with no callbacks of its own is ended and counted in one store step.
   const quiet = begun.successCallbacks.length + begun.errorCallbacks.length + (begun.cleanupCallbacks?.length ?? 0) === 0;
   const parent = begun.parent && quiet ? await rt.containerView(begun.parent) : null;
-  const fused = parent && parent.kind !== 'task' ? memberEndWriter(rt, parent, begun.key) : undefined;
+  const fused = parent && parent.kind !== 'task' && !hasMemberCallbacks(parent) ? memberEndWriter(rt, parent, begun.key) : undefined;
   const ended = await rt.apply(begun.key, op, {
     caller: 'runtime',
     known: begun,

@@ -23,7 +23,7 @@ export async function collectTree(rt: Runtime, roots: readonly string[], options
     for (const record of await rt.store.getRecords(batch)) {
       if (!record) continue;
       records.push(record);
-      if (options.callbacks !== false) frontier.push(...record.successCallbacks, ...record.errorCallbacks);
+      if (options.callbacks !== false) frontier.push(...record.successCallbacks, ...record.errorCallbacks, ...memberCallbacksOf(record));
       frontier.push(...(await membersOf(rt, record)));
     }
   }
@@ -37,4 +37,9 @@ export async function membersOf(rt: Runtime, record: SignatureRecord): Promise<r
   if (record.kind === 'chain') return record.members ?? [];
   if (record.kind === 'swarm') return rt.store.swarmMembers(record.key);
   return [];
+}
+
+/** A swarm's per-member callback templates. */
+export function memberCallbacksOf(record: SignatureRecord): string[] {
+  return [...(record.memberSuccessCallbacks ?? []), ...(record.memberErrorCallbacks ?? [])];
 }
