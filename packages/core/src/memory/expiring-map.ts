@@ -42,7 +42,11 @@ export class ExpiringMap<T> {
 
   set(key: string, value: T, expiresAt: number): void {
     const old = this.entries.get(key);
-    if (old) this.unfile(key, old.expiresAt);
+    if (old) {
+      old.value = value;
+      this.refile(key, old, expiresAt);
+      return;
+    }
     this.entries.set(key, { value, expiresAt });
     this.file(key, expiresAt);
   }
@@ -51,9 +55,7 @@ export class ExpiringMap<T> {
   expire(key: string, expiresAt: number): boolean {
     const entry = this.entry(key);
     if (!entry) return false;
-    this.unfile(key, entry.expiresAt);
-    entry.expiresAt = expiresAt;
-    this.file(key, expiresAt);
+    this.refile(key, entry, expiresAt);
     return true;
   }
 
@@ -100,6 +102,14 @@ export class ExpiringMap<T> {
   private drop(key: string, expiresAt: number): void {
     this.entries.delete(key);
     this.unfile(key, expiresAt);
+  }
+
+  /** Moves an entry to the bucket of its new expiry; most moves stay within the same second and cost nothing. */
+  private refile(key: string, entry: { expiresAt: number }, expiresAt: number): void {
+    const same = Math.floor(entry.expiresAt / 1000) === Math.floor(expiresAt / 1000);
+    if (!same) this.unfile(key, entry.expiresAt);
+    entry.expiresAt = expiresAt;
+    if (!same) this.file(key, expiresAt);
   }
 
   private file(key: string, expiresAt: number): void {
