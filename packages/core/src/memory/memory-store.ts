@@ -376,10 +376,14 @@ export class MemoryStore implements Store {
   /** A claimed member begun for run `runId` if it is a task no run has touched (see `ClaimOptions.begin`). */
   private begin(member: string, options: ClaimOptions, runId: string): Claimed {
     try {
-      const begun = this.update(member, {
-        expect: { kind: 'task', status: ['pending'], runId: null, dispatchedAt: null },
-        set: { ...options.begin!.set, status: 'active', runId, attempt: 1, worker: options.worker },
-      });
+      // not `{ ...options.begin.set, status, ... }`: see `updated`
+      const set: Record<string, unknown> = {};
+      for (const [field, value] of Object.entries(options.begin!.set)) set[field] = value;
+      set.status = 'active';
+      set.runId = runId;
+      set.attempt = 1;
+      set.worker = options.worker;
+      const begun = this.update(member, { expect: { kind: 'task', status: ['pending'], runId: null, dispatchedAt: null }, set });
       if (begun.ok) return { key: member, record: begun.record, runId };
     } catch (error) {
       if (!(error instanceof CorruptRecordError)) throw error;
@@ -460,21 +464,24 @@ export class MemoryStore implements Store {
  * The next version of a valid record: its fields with the update's written over
  * them. Only the written fields are validated and copied; the rest are shared
  * with the version before, which no one changes.
+ *
+ * Built field by field into a new object. Not `{ ...record }` and then the new
+ * fields: on Node 20, adding a field to an object made by a spread costs
+ * microseconds (each such object gets a map of its own), and an update usually
+ * adds fields (a run's id, its result). Nor `delete`: an object that loses a field
+ * becomes slow to read and to copy.
  */
 function updated(record: SignatureRecord, key: string, update: RecordUpdate): SignatureRecord {
   const set: Readonly<Record<string, unknown>> = update.set ?? {};
-  const unset = update.unset ?? [];
+  const unset: readonly string[] = update.unset ?? [];
   checkRecordUpdate(key, set, unset);
-  let next: Record<string, unknown> = { ...record };
+  const next: Record<string, unknown> = {};
+  for (const field in record) {
+    if (unset.length === 0 || !unset.includes(field)) next[field] = record[field as keyof SignatureRecord];
+  }
   for (const field in set) {
     const value = set[field];
-    if (value !== undefined) next[field] = copyJson(value);
-  }
-  if (unset.some((field) => field in next)) {
-    // Built again rather than `delete`d from: objects that lose fields become slow to read and copy.
-    const kept: Record<string, unknown> = {};
-    for (const field in next) if (!unset.includes(field as keyof SignatureRecord)) kept[field] = next[field];
-    next = kept;
+    if (value !== undefined && (unset.length === 0 || !unset.includes(field))) next[field] = copyJson(value);
   }
   return next as SignatureRecord;
 }
