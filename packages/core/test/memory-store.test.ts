@@ -38,7 +38,7 @@ describe('the memory store hands out copies only', () => {
     const end = { expect: { runId: 'r.0' }, set: { status: 'done' as const, result: { value: result } } };
     const finished = await store.swarmFinish('swarm:s', 'task:a', { ok: true, result }, claim(), end);
     result.list.push(3);
-    finished.ended!.ok && (finished.ended.record.result!.value as { list: number[] }).list.push(4);
+    if (finished.ended?.ok) (finished.ended.record.result!.value as { list: number[] }).list.push(4);
     (finished.claimed[0]!.record as SignatureRecord).kwargs.changed = true;
 
     const stored = (await store.getRecord('task:a'))!;

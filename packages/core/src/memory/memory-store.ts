@@ -26,6 +26,7 @@ import type {
 import { matches } from '../ports/expectation';
 import { CorruptRecordError, InvalidArgumentError } from '../errors';
 import { ExpiringMap } from './expiring-map';
+import { SwarmState } from './swarm-state';
 
 /** A value put under a record key by `corrupt()`: validated on each read until it is a valid record. */
 class Unchecked {
@@ -33,20 +34,6 @@ class Unchecked {
 }
 
 type UpdateFailure = Exclude<UpdateResult, { ok: true }>;
-
-interface SwarmState {
-  /** members in the order they were queued; those no longer in `queued` are skipped when reached. */
-  queue: string[];
-  head: number;
-  queued: Set<string>;
-  members: string[];
-  running: Map<string, string>;
-  finished: Set<string>;
-  results: Map<string, unknown>;
-  done: number;
-  failed: number;
-  closed: boolean;
-}
 
 export interface MemoryStoreOptions {
   /** clock in ms, for tests that move time. */
@@ -180,18 +167,14 @@ export class MemoryStore implements Store {
 
   async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
     const state = this.swarmState(swarm, options.ttlSec);
-    if (state.closed) return { ok: false, reason: 'closed', counts: counts(state) };
+    if (state.closed) return { ok: false, reason: 'closed', counts: state.counts() };
     const max = options.maxTaskAllowed;
     if (max !== undefined && state.members.length + members.length > max) {
-      return { ok: false, reason: 'too_many', counts: counts(state) };
+      return { ok: false, reason: 'too_many', counts: state.counts() };
     }
-    for (const member of members) {
-      state.queue.push(member);
-      state.queued.add(member);
-      state.members.push(member);
-    }
+    state.add(members);
     if (max !== undefined && state.members.length >= max) state.closed = true;
-    return { ok: true, counts: counts(state) };
+    return { ok: true, counts: state.counts() };
   }
 
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]> {
@@ -208,38 +191,29 @@ export class MemoryStore implements Store {
   ): Promise<FinishResult> {
     const state = this.swarms.get(swarm);
     const written = end ? this.write(member, end) : undefined;
-    if (written && 'reason' in written) return { counted: false, counts: state ? counts(state) : emptyCounts(), claimed: [], ended: written };
+    if (written && 'reason' in written) return { counted: false, counts: state ? state.counts() : emptyCounts(), claimed: [], ended: written };
     const ended: UpdateResult | undefined = written && { ok: true, record: copyRecord(written) };
     if (!state) return { counted: false, counts: emptyCounts(), claimed: [], ...(ended ? { ended } : {}) };
-    let counted = false;
-    if (!state.finished.has(member)) {
-      counted = true;
-      state.finished.add(member);
-      // a member that ends while queued (canceled) leaves the queue: it never takes a slot
-      if (!state.running.delete(member)) state.queued.delete(member);
-      if (outcome.ok) {
-        state.done += 1;
-        // When its end just stored this result, the member's record and the swarm share that copy.
-        const box = end?.set?.result;
-        state.results.set(member, written && box !== undefined && box.value === outcome.result ? written.result!.value : copyJson(outcome.result));
-      } else {
-        state.failed += 1;
-      }
-    }
+    const counted = state.finish(member, outcome.ok, () => {
+      const result = outcome.ok ? outcome.result : undefined;
+      // When its end just stored this result, the member's record and the swarm share that copy.
+      const box = end?.set?.result;
+      return written && box !== undefined && box.value === result ? written.result!.value : copyJson(result);
+    });
     const claimed = this.claim(swarm, state, claim);
-    return { counted, counts: counts(state), claimed, ...(ended ? { ended } : {}) };
+    return { counted, counts: state.counts(), claimed, ...(ended ? { ended } : {}) };
   }
 
   async swarmClose(swarm: string): Promise<SwarmCounts> {
     const state = this.swarms.get(swarm);
     if (!state) return { ...emptyCounts(), closed: true };
     state.closed = true;
-    return counts(state);
+    return state.counts();
   }
 
   async swarmCounts(swarm: string): Promise<SwarmCounts> {
     const state = this.swarms.get(swarm);
-    return state ? counts(state) : emptyCounts();
+    return state ? state.counts() : emptyCounts();
   }
 
   async swarmRunning(swarm: string): Promise<SlotHolder[]> {
@@ -255,26 +229,11 @@ export class MemoryStore implements Store {
   }
 
   async swarmReset(swarm: string): Promise<void> {
-    const state = this.swarms.get(swarm);
-    if (!state) return;
-    state.queue = [...state.members];
-    state.head = 0;
-    state.queued = new Set(state.members);
-    state.running.clear();
-    state.finished.clear();
-    state.results.clear();
-    state.done = 0;
-    state.failed = 0;
+    this.swarms.get(swarm)?.reset();
   }
 
   async swarmDrainQueue(swarm: string): Promise<string[]> {
-    const state = this.swarms.get(swarm);
-    if (!state) return [];
-    const drained = state.queue.slice(state.head).filter((m) => state.queued.has(m));
-    state.queue = [];
-    state.head = 0;
-    state.queued.clear();
-    return drained;
+    return this.swarms.get(swarm)?.drainQueue() ?? [];
   }
 
   async swarmMembers(swarm: string): Promise<string[]> {
@@ -282,9 +241,7 @@ export class MemoryStore implements Store {
   }
 
   async swarmResults(swarm: string): Promise<unknown[]> {
-    const state = this.swarms.get(swarm);
-    if (!state) return [];
-    return state.members.filter((m) => state.results.has(m)).map((m) => copyPlain(state.results.get(m)));
+    return copyPlain(this.swarms.get(swarm)?.successfulResults() ?? []);
   }
 
   // --- leases ----------------------------------------------------------------
@@ -360,15 +317,11 @@ export class MemoryStore implements Store {
     if (options.stopAfterFailures !== undefined && state.failed >= options.stopAfterFailures) return [];
     const claimed: Claimed[] = [];
     const limit = options.limit ?? Infinity;
-    while (state.running.size < options.maxConcurrency && state.head < state.queue.length && claimed.length < limit) {
-      const member = state.queue[state.head++]!;
-      if (!state.queued.delete(member)) continue; // left the queue while waiting (canceled)
+    while (state.running.size < options.maxConcurrency && claimed.length < limit) {
+      const member = state.takeQueued();
+      if (member === undefined) break;
       state.running.set(member, options.worker);
       claimed.push(options.begin ? this.begin(member, options, `${options.begin.runIdPrefix}.${claimed.length}`) : this.claimedAsIs(member));
-    }
-    if (state.head > 1024 && state.head * 2 > state.queue.length) {
-      state.queue = state.queue.slice(state.head);
-      state.head = 0;
     }
     return claimed;
   }
@@ -403,9 +356,7 @@ export class MemoryStore implements Store {
   private swarmState(swarm: string, ttlSec: number): SwarmState {
     const existing = this.swarms.get(swarm);
     if (existing) return existing;
-    const state: SwarmState = {
-      queue: [], head: 0, queued: new Set(), members: [], running: new Map(), finished: new Set(), results: new Map(), done: 0, failed: 0, closed: false,
-    };
+    const state = new SwarmState();
     this.swarms.set(swarm, state, this.records.entry(swarm)?.expiresAt ?? this.expiry(ttlSec));
     return state;
   }
@@ -533,17 +484,6 @@ function copyJson<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key]);
   return out as T;
-}
-
-function counts(state: SwarmState): SwarmCounts {
-  return {
-    total: state.members.length,
-    queued: state.queued.size,
-    running: state.running.size,
-    done: state.done,
-    failed: state.failed,
-    closed: state.closed,
-  };
 }
 
 function emptyCounts(): SwarmCounts {
