@@ -1,4 +1,4 @@
-import { InProcessEngine, TaskCanceledError } from '../src';
+import { InProcessEngine, TaskCanceledError, type EngineRun } from '../src';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,5 +77,58 @@ describe('in-process engine', () => {
     await engine.stop();
     await tick(5);
     expect(reason).toBeInstanceOf(TaskCanceledError);
+  });
+
+  it('ends an attempt that never reads its signal when it is cancelled; a signal read later is already aborted', async () => {
+    const engine = new InProcessEngine();
+    const outcomes: string[] = [];
+    engine.onOutcome = (o) => outcomes.push(o.status);
+    let run: EngineRun | undefined;
+    engine.register({ name: 'hang', retries: 2, handler: (r) => ((run = r), new Promise(() => {})) });
+    await engine.start();
+    const { runId } = await engine.dispatch({ task: 'hang', input: {} });
+    await engine.cancel(runId);
+    await engine.whenIdle();
+    expect(outcomes).toEqual(['canceled']);
+    expect(run!.signal.aborted).toBe(true);
+    expect(run!.signal.reason).toBeInstanceOf(TaskCanceledError);
+  });
+
+  it('gives every attempt its own input: what a handler changes never reaches the next attempt nor the dispatcher', async () => {
+    const engine = new InProcessEngine({ backoff: { baseMs: 1, factor: 1, maxMs: 1 } });
+    const seen: unknown[] = [];
+    engine.register({
+      name: 'mutate',
+      retries: 2,
+      handler: async (run) => {
+        const input = run.input as { list: number[]; at: Date };
+        seen.push(structuredClone(input));
+        input.list.push(run.attempt);
+        throw new Error('again');
+      },
+    });
+    await engine.start();
+    const input = { list: [0], at: new Date(0) };
+    await engine.dispatch({ task: 'mutate', input });
+    input.list.push(-1);
+    await engine.whenIdle();
+    expect(seen).toEqual([{ list: [0], at: new Date(0) }, { list: [0], at: new Date(0) }, { list: [0], at: new Date(0) }]);
+  });
+
+  it('fails an attempt whose handler throws before returning a promise, and retries it', async () => {
+    const engine = new InProcessEngine({ backoff: { baseMs: 1, factor: 1, maxMs: 1 } });
+    const outcomes: string[] = [];
+    engine.onOutcome = (o) => outcomes.push(`${o.status}:${o.attempts}:${(o.error as Error).message}`);
+    engine.register({
+      name: 'sync',
+      retries: 1,
+      handler: () => {
+        throw new Error('at once');
+      },
+    });
+    await engine.start();
+    await engine.dispatchMany([{ task: 'sync', input: 1 }, { task: 'sync', input: 2 }]);
+    await engine.whenIdle();
+    expect(outcomes).toEqual(['failed:2:at once', 'failed:2:at once']);
   });
 });

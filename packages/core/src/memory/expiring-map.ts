@@ -1,11 +1,21 @@
 /**
  * A map whose entries expire, with an index of expiry times so that dropping the
  * expired ones costs O(expired), not O(size): entries are filed in one-second
- * buckets, and a purge empties the buckets that have passed.
+ * buckets, and a purge empties the buckets that have passed. A bucket is an array
+ * in which each entry knows its place, so filing and unfiling cost no hashing.
  */
+interface Entry<T> {
+  key: string;
+  value: T;
+  expiresAt: number;
+  /** the bucket it is filed in, and its place there. */
+  bucket: Entry<T>[];
+  slot: number;
+}
+
 export class ExpiringMap<T> {
-  private readonly entries = new Map<string, { value: T; expiresAt: number }>();
-  private readonly buckets = new Map<number, Set<string>>();
+  private readonly entries = new Map<string, Entry<T>>();
+  private readonly buckets = new Map<number, Entry<T>[]>();
   /** every bucket before this second has been emptied. */
   private purgedUpTo: number;
 
@@ -22,10 +32,10 @@ export class ExpiringMap<T> {
   }
 
   /** The live entry, or undefined (an expired one is dropped on the way). */
-  entry(key: string): { value: T; expiresAt: number } | undefined {
+  entry(key: string): { value: T; readonly expiresAt: number } | undefined {
     const entry = this.entries.get(key);
     if (entry && entry.expiresAt <= this.now()) {
-      this.drop(key, entry.expiresAt);
+      this.drop(entry);
       this.onExpire?.(key, entry.value);
       return undefined;
     }
@@ -42,25 +52,28 @@ export class ExpiringMap<T> {
 
   set(key: string, value: T, expiresAt: number): void {
     const old = this.entries.get(key);
-    if (old) this.unfile(key, old.expiresAt);
-    this.entries.set(key, { value, expiresAt });
-    this.file(key, expiresAt);
+    if (old) {
+      old.value = value;
+      this.refile(old, expiresAt);
+      return;
+    }
+    const bucket = this.bucketOf(expiresAt);
+    const entry: Entry<T> = { key, value, expiresAt, bucket, slot: bucket.length };
+    bucket.push(entry);
+    this.entries.set(key, entry);
   }
 
   /** Changes the expiry of a live entry; false if there is none. */
   expire(key: string, expiresAt: number): boolean {
-    const entry = this.entry(key);
-    if (!entry) return false;
-    this.unfile(key, entry.expiresAt);
-    entry.expiresAt = expiresAt;
-    this.file(key, expiresAt);
+    if (!this.entry(key)) return false;
+    this.refile(this.entries.get(key)!, expiresAt);
     return true;
   }
 
   delete(key: string): boolean {
     const entry = this.entries.get(key);
     if (!entry) return false;
-    this.drop(key, entry.expiresAt);
+    this.drop(entry);
     return true;
   }
 
@@ -75,17 +88,16 @@ export class ExpiringMap<T> {
     const upTo = Math.floor(now / 1000); // buckets before this second are wholly past
     let dropped = 0;
     const empty = (second: number) => {
-      const keys = this.buckets.get(second);
-      if (!keys) return;
-      for (const key of keys) {
-        const entry = this.entries.get(key)!;
+      const bucket = this.buckets.get(second);
+      if (!bucket) return;
+      // From the end: unfiling moves the last entry into the freed place, and that one was seen.
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        const entry = bucket[i]!;
         if (entry.expiresAt > now) continue;
-        this.entries.delete(key);
-        keys.delete(key);
-        this.onExpire?.(key, entry.value);
+        this.drop(entry);
+        this.onExpire?.(entry.key, entry.value);
         dropped++;
       }
-      if (keys.size === 0) this.buckets.delete(second);
     };
     // Walk the seconds since the last purge, or the buckets themselves when fewer.
     if (upTo - this.purgedUpTo > this.buckets.size) {
@@ -97,23 +109,40 @@ export class ExpiringMap<T> {
     return dropped;
   }
 
-  private drop(key: string, expiresAt: number): void {
-    this.entries.delete(key);
-    this.unfile(key, expiresAt);
+  private drop(entry: Entry<T>): void {
+    this.entries.delete(entry.key);
+    this.unfile(entry);
   }
 
-  private file(key: string, expiresAt: number): void {
-    const second = Math.floor(expiresAt / 1000);
-    let keys = this.buckets.get(second);
-    if (!keys) this.buckets.set(second, (keys = new Set()));
-    keys.add(key);
+  /** Moves an entry to the bucket of its new expiry; most moves stay within the same second and cost nothing. */
+  private refile(entry: Entry<T>, expiresAt: number): void {
+    const same = Math.floor(entry.expiresAt / 1000) === Math.floor(expiresAt / 1000);
+    if (!same) this.unfile(entry);
+    entry.expiresAt = expiresAt;
+    if (!same) this.file(entry);
   }
 
-  private unfile(key: string, expiresAt: number): void {
+  private file(entry: Entry<T>): void {
+    const bucket = this.bucketOf(entry.expiresAt);
+    entry.bucket = bucket;
+    entry.slot = bucket.length;
+    bucket.push(entry);
+  }
+
+  private bucketOf(expiresAt: number): Entry<T>[] {
     const second = Math.floor(expiresAt / 1000);
-    const keys = this.buckets.get(second);
-    if (!keys) return;
-    keys.delete(key);
-    if (keys.size === 0) this.buckets.delete(second);
+    let bucket = this.buckets.get(second);
+    if (!bucket) this.buckets.set(second, (bucket = []));
+    return bucket;
+  }
+
+  private unfile(entry: Entry<T>): void {
+    const bucket = entry.bucket;
+    const last = bucket.pop()!;
+    if (last !== entry) {
+      bucket[entry.slot] = last;
+      last.slot = entry.slot;
+    }
+    if (bucket.length === 0) this.buckets.delete(Math.floor(entry.expiresAt / 1000));
   }
 }

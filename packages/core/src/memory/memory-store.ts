@@ -1,10 +1,15 @@
 /**
  * The embedded Store: everything in this process's memory. Each method does its
  * reads and writes without awaiting in between, so every step is atomic with
- * respect to other callers in the process. Values are deep-copied in and out, so
- * no caller can change stored state by holding on to an object.
+ * respect to other callers in the process.
+ *
+ * Stored records belong to the store: each version is built once, never changed
+ * in place and never handed out. What comes in is copied, and every record a
+ * caller gets is a fresh copy, so no caller can change stored state by holding on
+ * to an object. A new version shares the fields an update left alone with the
+ * version before it, and only the fields written are copied and validated.
  */
-import { parseRecord, type SignatureRecord } from '../model/record';
+import { checkRecordUpdate, parseRecord, type SignatureRecord } from '../model/record';
 import type {
   AuditEntry,
   Claimed,
@@ -21,20 +26,14 @@ import type {
 import { matches } from '../ports/expectation';
 import { CorruptRecordError, InvalidArgumentError } from '../errors';
 import { ExpiringMap } from './expiring-map';
+import { SwarmState } from './swarm-state';
 
-interface SwarmState {
-  /** members in the order they were queued; those no longer in `queued` are skipped when reached. */
-  queue: string[];
-  head: number;
-  queued: Set<string>;
-  members: string[];
-  running: Map<string, string>;
-  finished: Set<string>;
-  results: Map<string, unknown>;
-  done: number;
-  failed: number;
-  closed: boolean;
+/** A value put under a record key by `corrupt()`: validated on each read until it is a valid record. */
+class Unchecked {
+  constructor(readonly value: unknown) {}
 }
+
+type UpdateFailure = Exclude<UpdateResult, { ok: true }>;
 
 export interface MemoryStoreOptions {
   /** clock in ms, for tests that move time. */
@@ -47,7 +46,7 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   private readonly now: () => number;
   private readonly open = new Set<string>();
-  private readonly records: ExpiringMap<unknown>;
+  private readonly records: ExpiringMap<SignatureRecord | Unchecked>;
   private readonly swarms: ExpiringMap<SwarmState>;
   private readonly locks: ExpiringMap<string>;
   private readonly workers: ExpiringMap<true>;
@@ -89,7 +88,7 @@ export class MemoryStore implements Store {
     // All or none: every copy is made before the first one is stored.
     const copies = records.map((record) => {
       try {
-        return this.valid(copyJson(record), record.key);
+        return parseRecord(copyJson(record), record.key);
       } catch (error) {
         throw new InvalidArgumentError(`cannot create "${record.key}": ${(error as Error).message}`, { cause: error });
       }
@@ -102,12 +101,16 @@ export class MemoryStore implements Store {
   }
 
   async getRecord(key: string): Promise<SignatureRecord | null> {
-    const value = this.records.get(key);
-    return value === undefined ? null : copyJson(this.valid(value, key));
+    return this.read(key);
   }
 
   async getRecords(keys: readonly string[]): Promise<(SignatureRecord | null)[]> {
-    return Promise.all(keys.map((key) => this.getRecord(key)));
+    return keys.map((key) => this.read(key));
+  }
+
+  private read(key: string): SignatureRecord | null {
+    const entry = this.records.entry(key);
+    return entry ? copyRecord(this.trusted(entry, key)) : null;
   }
 
   async updateRecord(key: string, update: RecordUpdate): Promise<UpdateResult> {
@@ -117,20 +120,23 @@ export class MemoryStore implements Store {
 
   /** The conditional update, without awaiting: atomic with whatever the caller does next. */
   private update(key: string, update: RecordUpdate): UpdateResult {
+    const written = this.write(key, update);
+    return 'reason' in written ? written : { ok: true, record: copyRecord(written) };
+  }
+
+  /** The conditional update; the stored version it wrote (the store's own: not to be handed out). */
+  private write(key: string, update: RecordUpdate): SignatureRecord | UpdateFailure {
     const entry = this.records.entry(key);
     if (!entry) return { ok: false, reason: 'missing' };
-    const record = this.valid(entry.value, key);
-    if (!matches(record, update.expect)) return { ok: false, reason: 'mismatch', record: copyJson(record) };
-    if (this.lockedAgainst(key, update.lockHolder)) return { ok: false, reason: 'locked', record: copyJson(record) };
-    const next: Record<string, unknown> = { ...record };
-    const set = copyJson(update.set ?? {}); // copied whole before anything changes
-    for (const [field, value] of Object.entries(set)) if (value !== undefined) next[field] = value;
-    for (const field of update.unset ?? []) delete next[field];
-    entry.value = this.valid(next, key);
+    const record = this.trusted(entry, key);
+    if (!matches(record, update.expect)) return { ok: false, reason: 'mismatch', record: copyRecord(record) };
+    if (this.lockedAgainst(key, update.lockHolder)) return { ok: false, reason: 'locked', record: copyRecord(record) };
+    const next = updated(record, key, update);
+    entry.value = next;
     if (update.ttlSec !== undefined) this.setExpiry(key, update.ttlSec);
     if (update.untrack) this.open.delete(key);
     if (update.track) this.open.add(key);
-    return { ok: true, record: copyJson(next as SignatureRecord) };
+    return next;
   }
 
   async deleteRecords(keys: readonly string[], options: { lockHolder?: string } = {}) {
@@ -161,18 +167,14 @@ export class MemoryStore implements Store {
 
   async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
     const state = this.swarmState(swarm, options.ttlSec);
-    if (state.closed) return { ok: false, reason: 'closed', counts: counts(state) };
+    if (state.closed) return { ok: false, reason: 'closed', counts: state.counts() };
     const max = options.maxTaskAllowed;
     if (max !== undefined && state.members.length + members.length > max) {
-      return { ok: false, reason: 'too_many', counts: counts(state) };
+      return { ok: false, reason: 'too_many', counts: state.counts() };
     }
-    for (const member of members) {
-      state.queue.push(member);
-      state.queued.add(member);
-      state.members.push(member);
-    }
+    state.add(members);
     if (max !== undefined && state.members.length >= max) state.closed = true;
-    return { ok: true, counts: counts(state) };
+    return { ok: true, counts: state.counts() };
   }
 
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]> {
@@ -188,36 +190,30 @@ export class MemoryStore implements Store {
     end?: RecordUpdate,
   ): Promise<FinishResult> {
     const state = this.swarms.get(swarm);
-    const ended = end ? this.update(member, end) : undefined;
-    if (ended && !ended.ok) return { counted: false, counts: state ? counts(state) : emptyCounts(), claimed: [], ended };
+    const written = end ? this.write(member, end) : undefined;
+    if (written && 'reason' in written) return { counted: false, counts: state ? state.counts() : emptyCounts(), claimed: [], ended: written };
+    const ended: UpdateResult | undefined = written && { ok: true, record: copyRecord(written) };
     if (!state) return { counted: false, counts: emptyCounts(), claimed: [], ...(ended ? { ended } : {}) };
-    let counted = false;
-    if (!state.finished.has(member)) {
-      counted = true;
-      state.finished.add(member);
-      // a member that ends while queued (canceled) leaves the queue: it never takes a slot
-      if (!state.running.delete(member)) state.queued.delete(member);
-      if (outcome.ok) {
-        state.done += 1;
-        state.results.set(member, copyJson(outcome.result));
-      } else {
-        state.failed += 1;
-      }
-    }
+    const counted = state.finish(member, outcome.ok, () => {
+      const result = outcome.ok ? outcome.result : undefined;
+      // When its end just stored this result, the member's record and the swarm share that copy.
+      const box = end?.set?.result;
+      return written && box !== undefined && box.value === result ? written.result!.value : copyJson(result);
+    });
     const claimed = this.claim(swarm, state, claim);
-    return { counted, counts: counts(state), claimed, ...(ended ? { ended } : {}) };
+    return { counted, counts: state.counts(), claimed, ...(ended ? { ended } : {}) };
   }
 
   async swarmClose(swarm: string): Promise<SwarmCounts> {
     const state = this.swarms.get(swarm);
     if (!state) return { ...emptyCounts(), closed: true };
     state.closed = true;
-    return counts(state);
+    return state.counts();
   }
 
   async swarmCounts(swarm: string): Promise<SwarmCounts> {
     const state = this.swarms.get(swarm);
-    return state ? counts(state) : emptyCounts();
+    return state ? state.counts() : emptyCounts();
   }
 
   async swarmRunning(swarm: string): Promise<SlotHolder[]> {
@@ -233,26 +229,11 @@ export class MemoryStore implements Store {
   }
 
   async swarmReset(swarm: string): Promise<void> {
-    const state = this.swarms.get(swarm);
-    if (!state) return;
-    state.queue = [...state.members];
-    state.head = 0;
-    state.queued = new Set(state.members);
-    state.running.clear();
-    state.finished.clear();
-    state.results.clear();
-    state.done = 0;
-    state.failed = 0;
+    this.swarms.get(swarm)?.reset();
   }
 
   async swarmDrainQueue(swarm: string): Promise<string[]> {
-    const state = this.swarms.get(swarm);
-    if (!state) return [];
-    const drained = state.queue.slice(state.head).filter((m) => state.queued.has(m));
-    state.queue = [];
-    state.head = 0;
-    state.queued.clear();
-    return drained;
+    return this.swarms.get(swarm)?.drainQueue() ?? [];
   }
 
   async swarmMembers(swarm: string): Promise<string[]> {
@@ -260,9 +241,7 @@ export class MemoryStore implements Store {
   }
 
   async swarmResults(swarm: string): Promise<unknown[]> {
-    const state = this.swarms.get(swarm);
-    if (!state) return [];
-    return state.members.filter((m) => state.results.has(m)).map((m) => copyJson(state.results.get(m)));
+    return copyPlain(this.swarms.get(swarm)?.successfulResults() ?? []);
   }
 
   // --- leases ----------------------------------------------------------------
@@ -297,7 +276,7 @@ export class MemoryStore implements Store {
   }
 
   async auditLog(key: string): Promise<AuditEntry[]> {
-    return copyJson(this.audits.get(key) ?? []);
+    return copyPlain(this.audits.get(key) ?? []);
   }
 
   async close(): Promise<void> {
@@ -326,27 +305,23 @@ export class MemoryStore implements Store {
   /** Replaces a stored value with anything at all: for tests of corrupt records. */
   corrupt(key: string, value: unknown): void {
     const entry = this.records.entry(key);
-    this.records.set(key, value, entry?.expiresAt ?? this.expiry(3600));
+    this.records.set(key, new Unchecked(value), entry?.expiresAt ?? this.expiry(3600));
   }
 
   // --- internals ---------------------------------------------------------------
 
   private claim(swarm: string, state: SwarmState, options: ClaimOptions): Claimed[] {
-    const record = this.records.get(swarm) as SignatureRecord | undefined;
+    const record = this.readable(swarm);
     if (!record || !options.whenStatus.includes(record.status)) return [];
     // Past the failure threshold nothing starts: the failure and the hand-over are one step.
     if (options.stopAfterFailures !== undefined && state.failed >= options.stopAfterFailures) return [];
     const claimed: Claimed[] = [];
     const limit = options.limit ?? Infinity;
-    while (state.running.size < options.maxConcurrency && state.head < state.queue.length && claimed.length < limit) {
-      const member = state.queue[state.head++]!;
-      if (!state.queued.delete(member)) continue; // left the queue while waiting (canceled)
+    while (state.running.size < options.maxConcurrency && claimed.length < limit) {
+      const member = state.takeQueued();
+      if (member === undefined) break;
       state.running.set(member, options.worker);
       claimed.push(options.begin ? this.begin(member, options, `${options.begin.runIdPrefix}.${claimed.length}`) : this.claimedAsIs(member));
-    }
-    if (state.head > 1024 && state.head * 2 > state.queue.length) {
-      state.queue = state.queue.slice(state.head);
-      state.head = 0;
     }
     return claimed;
   }
@@ -354,10 +329,14 @@ export class MemoryStore implements Store {
   /** A claimed member begun for run `runId` if it is a task no run has touched (see `ClaimOptions.begin`). */
   private begin(member: string, options: ClaimOptions, runId: string): Claimed {
     try {
-      const begun = this.update(member, {
-        expect: { kind: 'task', status: ['pending'], runId: null, dispatchedAt: null },
-        set: { ...options.begin!.set, status: 'active', runId, attempt: 1, worker: options.worker },
-      });
+      // not `{ ...options.begin.set, status, ... }`: see `updated`
+      const set: Record<string, unknown> = {};
+      for (const [field, value] of Object.entries(options.begin!.set)) set[field] = value;
+      set.status = 'active';
+      set.runId = runId;
+      set.attempt = 1;
+      set.worker = options.worker;
+      const begun = this.update(member, { expect: { kind: 'task', status: ['pending'], runId: null, dispatchedAt: null }, set });
       if (begun.ok) return { key: member, record: begun.record, runId };
     } catch (error) {
       if (!(error instanceof CorruptRecordError)) throw error;
@@ -366,10 +345,8 @@ export class MemoryStore implements Store {
   }
 
   private claimedAsIs(member: string): Claimed {
-    const value = this.records.get(member);
-    if (value === undefined) return { key: member, record: null };
     try {
-      return { key: member, record: copyJson(this.valid(value, member)) };
+      return { key: member, record: this.read(member) };
     } catch (error) {
       if (error instanceof CorruptRecordError) return { key: member, record: error };
       throw error;
@@ -379,26 +356,35 @@ export class MemoryStore implements Store {
   private swarmState(swarm: string, ttlSec: number): SwarmState {
     const existing = this.swarms.get(swarm);
     if (existing) return existing;
-    const state: SwarmState = {
-      queue: [], head: 0, queued: new Set(), members: [], running: new Map(), finished: new Set(), results: new Map(), done: 0, failed: 0, closed: false,
-    };
+    const state = new SwarmState();
     this.swarms.set(swarm, state, this.records.entry(swarm)?.expiresAt ?? this.expiry(ttlSec));
     return state;
   }
 
   /**
-   * Stored records are checked once per version (when written, or when first read
-   * after `corrupt()`), then trusted: reads only copy. A corrupt value is a
+   * The stored version under an entry. Versions the store wrote were validated as
+   * they were written; a value put there by `corrupt()` is validated here, and kept
+   * as a version of the store's own once it passes. A corrupt value is a
    * CorruptRecordError naming the key, on every read.
    */
-  private valid(value: unknown, key: string): SignatureRecord {
-    if (typeof value === 'object' && value !== null && this.checked.has(value)) return value as SignatureRecord;
-    const record = parseRecord(value, key);
-    this.checked.add(record);
-    return record;
+  private trusted(entry: { value: SignatureRecord | Unchecked }, key: string): SignatureRecord {
+    const value = entry.value;
+    if (!(value instanceof Unchecked)) return value;
+    const record = parseRecord(value.value, key);
+    return (entry.value = copyJson(record));
   }
 
-  private readonly checked = new WeakSet<object>();
+  /** The stored version, or undefined when there is none or it is corrupt. */
+  private readable(key: string): SignatureRecord | undefined {
+    const entry = this.records.entry(key);
+    if (!entry) return undefined;
+    try {
+      return this.trusted(entry, key);
+    } catch (error) {
+      if (error instanceof CorruptRecordError) return undefined;
+      throw error;
+    }
+  }
 
   private lockedAgainst(key: string, holder: string | undefined): boolean {
     const lock = this.locks.get(key);
@@ -426,6 +412,59 @@ export class MemoryStore implements Store {
 }
 
 /**
+ * The next version of a valid record: its fields with the update's written over
+ * them. Only the written fields are validated and copied; the rest are shared
+ * with the version before, which no one changes.
+ *
+ * Built field by field into a new object. Not `{ ...record }` and then the new
+ * fields: on Node 20, adding a field to an object made by a spread costs
+ * microseconds (each such object gets a map of its own), and an update usually
+ * adds fields (a run's id, its result). Nor `delete`: an object that loses a field
+ * becomes slow to read and to copy.
+ */
+function updated(record: SignatureRecord, key: string, update: RecordUpdate): SignatureRecord {
+  const set: Readonly<Record<string, unknown>> = update.set ?? {};
+  const unset: readonly string[] = update.unset ?? [];
+  checkRecordUpdate(key, set, unset);
+  const next: Record<string, unknown> = {};
+  for (const field in record) {
+    if (unset.length === 0 || !unset.includes(field)) next[field] = record[field as keyof SignatureRecord];
+  }
+  for (const field in set) {
+    const value = set[field];
+    if (value !== undefined && (unset.length === 0 || !unset.includes(field))) next[field] = copyJson(value);
+  }
+  return next as SignatureRecord;
+}
+
+/** A deep copy of a stored record, for a caller. */
+function copyRecord(record: SignatureRecord): SignatureRecord {
+  return copyPlain(record);
+}
+
+/**
+ * A deep copy of stored data. What is stored is plain JSON, checked by `copyJson` on
+ * the way in, so this is a spread per object with no checks: several times faster.
+ */
+function copyPlain<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = value.slice();
+    for (let i = 0; i < out.length; i++) {
+      const item: unknown = out[i];
+      if (typeof item === 'object' && item !== null) out[i] = copyPlain(item);
+    }
+    return out as T;
+  }
+  const out = { ...value } as Record<string, unknown>;
+  for (const key in out) {
+    const item = out[key];
+    if (typeof item === 'object' && item !== null) out[key] = copyPlain(item);
+  }
+  return out as T;
+}
+
+/**
  * A deep copy of plain JSON data, which is all a store is handed (user values come
  * encoded by the codec). Several times faster than structuredClone, and a value that
  * is not JSON is refused, as a store that serializes would not keep it either.
@@ -445,17 +484,6 @@ function copyJson<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key]);
   return out as T;
-}
-
-function counts(state: SwarmState): SwarmCounts {
-  return {
-    total: state.members.length,
-    queued: state.queued.size,
-    running: state.running.size,
-    done: state.done,
-    failed: state.failed,
-    closed: state.closed,
-  };
 }
 
 function emptyCounts(): SwarmCounts {
