@@ -329,7 +329,10 @@ export class HatchetEngine implements Engine {
   }
 }
 
-/** The SDK sends at most 500 runs in one bulk trigger: a batch is never split in two calls. */
+/**
+ * The SDK splits a bulk trigger into calls of at most 500 runs (and 4 MB); a batch no
+ * larger stays one call, so its outcome is the same for every run in it.
+ */
 const MAX_TRIGGER_BATCH = 500;
 
 /**

@@ -2,9 +2,10 @@
  * Coalesces the runs dispatched to one Hatchet task into bulk triggers. Every trigger
  * call costs the engine a fixed amount of work (request decoding, id generation,
  * queries, a queue message or a scheduling pass) whatever its size, and a swarm
- * dispatches one member per finishing run: sent one by one, those fixed costs
- * dominated a swarm's run. Runs added while a trigger is being prepared or while
- * `maxInFlight` triggers are outstanding go out together in the next one.
+ * dispatches one member per finishing run: sent one by one, a 1,000-member swarm cost
+ * PostgreSQL and the engine about half as much CPU again as the SDK's own bulk run of
+ * the same runs. Runs added while a trigger is being prepared or while `maxInFlight`
+ * triggers are outstanding go out together in the next one.
  */
 
 /** What a trigger call returns: one run id per run sent, in order. */
