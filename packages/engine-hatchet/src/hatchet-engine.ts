@@ -20,11 +20,13 @@ import {
   type EngineRun,
   type TaskDefinition,
 } from '@mageflow/core';
+import { TriggerBatcher } from './trigger-batcher';
 
 type HatchetTask = ReturnType<HatchetClient['task']>;
 type HatchetWorker = Awaited<ReturnType<HatchetClient['worker']>>;
 type HatchetContext = Parameters<Parameters<HatchetClient['task']>[0]['fn']>[1];
 type LogConstructor = typeof DEFAULT_LOGGER;
+type HatchetRun = Parameters<HatchetTask['runManyNoWait']>[0][number];
 
 export interface HatchetEngineOptions {
   /** your Hatchet client; default `HatchetClient.init()` from the HATCHET_CLIENT_* environment. */
@@ -61,6 +63,7 @@ export class HatchetEngine implements Engine {
   readonly inProcess = false;
   readonly hatchet: HatchetClient;
   private readonly tasks = new Map<string, { definition?: TaskDefinition; task: HatchetTask }>();
+  private readonly batchers = new Map<string, TriggerBatcher<HatchetRun>>();
   private worker: HatchetWorker | undefined;
   private running: Promise<void> | undefined;
   /** between start() and stop(), even when start() had no task to run a worker for. */
@@ -125,13 +128,26 @@ export class HatchetEngine implements Engine {
       }
       const now = indexes.filter((i) => !requests[i]!.delayMs);
       if (now.length === 0) continue;
+      const ids = await this.batcher(name, task).send(now.map((i) => ({ input: requests[i]!.input as never, opts: this.runOptions(requests[i]!) })));
+      ids.forEach((runId, j) => (out[now[j]!] = { runId }));
+    }
+    return out;
+  }
+
+  private batcher(name: string, task: HatchetTask): TriggerBatcher<HatchetRun> {
+    let batcher = this.batchers.get(name);
+    if (!batcher) {
       // Detached from any run this worker is executing, so the signature key of the
       // current run does not leak into these runs' metadata (Hatchet merges a
       // parent's metadata into its children), and they outlive its cancellation.
-      const refs = await detached(() => task.runManyNoWait(now.map((i) => ({ input: requests[i]!.input as never, opts: this.runOptions(requests[i]!) }))));
-      for (const [j, ref] of refs.entries()) out[now[j]!] = { runId: await ref.getWorkflowRunId() };
+      const trigger = async (runs: HatchetRun[]) => {
+        const refs = await detached(() => task.runManyNoWait(runs));
+        return Promise.all(refs.map((ref) => ref.getWorkflowRunId()));
+      };
+      batcher = new TriggerBatcher(trigger, { maxBatch: MAX_TRIGGER_BATCH, maxInFlight: MAX_TRIGGERS_IN_FLIGHT });
+      this.batchers.set(name, batcher);
     }
-    return out;
+    return batcher;
   }
 
   async cancel(runId: string): Promise<void> {
@@ -312,6 +328,20 @@ export class HatchetEngine implements Engine {
     return { run, dispose };
   }
 }
+
+/**
+ * The SDK splits a bulk trigger into calls of at most 500 runs (and 4 MB); a batch no
+ * larger stays one call, so its outcome is the same for every run in it.
+ */
+const MAX_TRIGGER_BATCH = 500;
+
+/**
+ * Bulk triggers of one task outstanding at once. On a 1,000-member swarm at
+ * maxConcurrency 100 (medians of 3, 2 busy cores): 1 was no faster than a trigger per
+ * run (runs waited on the trigger ahead of theirs while holding worker slots); 2 and 4
+ * took a fifth less time, 4 a little less than 2.
+ */
+const MAX_TRIGGERS_IN_FLIGHT = 4;
 
 /** Seconds Hatchet's own execution timeout stays above a task's exact timeout. */
 const TIMEOUT_MARGIN_S = 2;
