@@ -4,7 +4,7 @@
 -- is counted when its field is first written there ('' for a failed member).
 -- s: { state, queue, results } keys; ok: whether it succeeded; result: its encoded result;
 -- o: claimOptions
--- Returns { counted, counts (6)..., claimed members... }
+-- Returns { counted, counts (6)..., claimed members as handOver gives them... }
 local function finish(s, member, ok, result, o)
   local c = readCounters(s.state, member)
   if not c then return { 0, 0, 0, 0, 0, 0, 0 } end
@@ -26,6 +26,6 @@ local function finish(s, member, ok, result, o)
   end
   local reply = countsOf(c)
   table.insert(reply, 1, counted)
-  for _, member in ipairs(claimed) do reply[#reply + 1] = member end
+  for _, handed in ipairs(handOver(claimed, o)) do reply[#reply + 1] = handed end
   return reply
 end
