@@ -545,14 +545,14 @@ export class Internals {
       }
       const key = newKey('task');
       const callbacks = await this.callbacks(key, options.successCallbacks, options.errorCallbacks, options.cleanup, `callback of task "${name}"`);
-      const record: SignatureRecord = {
-        ...baseRecord(key, 'task', name, storedKwargs(kwargs, `task "${name}"`)),
-        ...callbacks.keys,
-        ...(options.status ? { status: options.status } : {}),
-        ...(options.creationTime !== undefined ? { creationTime: checkTime(options.creationTime) } : {}),
-        ...(parent ? { parent: parent.key } : {}),
-      };
-      out.push({ record, created: [...callbacks.prepared.flatMap((p) => p.created), record], cleanupAdoptions: callbacks.adoptions });
+      // Field by field (extending spread copies is slow, and a swarm prepares thousands).
+      const record = baseRecord(key, 'task', name, storedKwargs(kwargs, `task "${name}"`));
+      Object.assign(record, callbacks.keys);
+      if (options.status) record.status = options.status;
+      if (options.creationTime !== undefined) record.creationTime = checkTime(options.creationTime);
+      if (parent) record.parent = parent.key;
+      const created = callbacks.prepared.length === 0 ? [record] : [...callbacks.prepared.flatMap((p) => p.created), record];
+      out.push(callbacks.adoptions.length === 0 ? { record, created } : { record, created, cleanupAdoptions: callbacks.adoptions });
     }
     return out;
   }

@@ -54,9 +54,14 @@ function claimOptions(rt: Runtime, container: SignatureRecord, freeing = false, 
  */
 function beginOptions(rt: Runtime, container: SignatureRecord, previous?: { value: unknown }): Pick<ClaimOptions, 'begin'> {
   if (!rt.engine.acceptRunIds) return {};
-  if (container.kind === 'swarm') return { begin: { runIdPrefix: randomUUID(), set: { dispatchedAt: Date.now() } } };
-  return previous ? { begin: { runIdPrefix: randomUUID(), set: { message: previous } } } : {};
+  if (container.kind === 'swarm') return { begin: { runIdPrefix: nextRunIdPrefix(), set: { dispatchedAt: Date.now() } } };
+  return previous ? { begin: { runIdPrefix: nextRunIdPrefix(), set: { message: previous } } } : {};
 }
+
+/** Unique across processes (a random part per process) without a random draw per claim. */
+const processRunIds = randomUUID();
+let claims = 0;
+const nextRunIdPrefix = () => `${processRunIds}-${(claims++).toString(36)}`;
 
 /** What a member's end hands on to the next member of a chain. */
 function handedOn(outcome: MemberOutcome): { value: unknown } | undefined {

@@ -74,13 +74,15 @@ export async function messageFor(rt: Runtime, record: SignatureRecord): Promise<
  * A run of a task signature: the message as input, the signature key as metadata.
  * `inherited`: the message is the member's swarm's, so the run does not store it.
  */
-function runRequest(rt: Runtime, record: SignatureRecord, message: unknown, inherited = false): DispatchRequest {
-  return {
+function runRequest(rt: Runtime, record: SignatureRecord, message: unknown, inherited = false, runId?: string): DispatchRequest {
+  const request: DispatchRequest = {
     task: record.taskName,
-    input: { message: message === undefined ? null : message, ...(inherited ? { inherited: true } : {}) },
+    input: inherited ? { message: message === undefined ? null : message, inherited: true } : { message: message === undefined ? null : message },
     metadata: { [SIGNATURE_KEY]: record.key },
     priority: rt.registry.get(record.taskName)?.options.priority,
   };
+  if (runId !== undefined) request.runId = runId;
+  return request;
 }
 
 /**
@@ -99,10 +101,9 @@ export async function sendMembers(
   const inherited = container.kind === 'swarm';
   const tasks = members.filter((m) => m.kind === 'task');
   const requests = tasks.map((m) => {
-    const request = runRequest(rt, m, message, inherited);
-    if (!begun.has(m.key)) return request;
+    if (!begun.has(m.key)) return runRequest(rt, m, message, inherited);
     rt.handOver(m); // its run starts from this record: no round trip to begin it
-    return { ...request, runId: m.runId! };
+    return runRequest(rt, m, message, inherited, m.runId);
   });
   if (requests.length > 0) await rt.engine.dispatchMany(requests);
   for (const nested of members.filter((m) => m.kind !== 'task')) {

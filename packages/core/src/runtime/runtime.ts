@@ -3,7 +3,6 @@
  * state machine's decisions with conditional writes (retrying when another worker
  * changed the record first), and tells local waiters when a signature ends.
  */
-import { EventEmitter } from 'node:events';
 import { ttlFor, type ResolvedConfig } from '../config';
 import { CorruptRecordError, SignatureLockedError, SignatureNotFoundError } from '../errors';
 import { decide, type Decision, type Operation } from '../model/lifecycle';
@@ -60,7 +59,8 @@ export interface ApplyOptions {
 export type Guess = Pick<SignatureRecord, 'kind' | 'status'> & { [F in 'runId' | 'attempt' | 'dispatchedAt']?: SignatureRecord[F] | null };
 
 export class Runtime {
-  private readonly ended = new EventEmitter();
+  /** run() waiters by key: most signatures end with nobody waiting here, so this is a map lookup. */
+  private readonly waiters = new Map<string, Set<() => void>>();
   private readonly containers = new Map<string, SignatureRecord>();
 
   constructor(
@@ -70,7 +70,6 @@ export class Runtime {
     readonly registry: TaskRegistry,
     readonly workerId: string,
   ) {
-    this.ended.setMaxListeners(0);
   }
 
   get log() {
@@ -109,9 +108,13 @@ export class Runtime {
       await options.beforeWrite?.(before, decision);
       const ends = isFinished(decision.status) && !isFinished(before.status);
       const write = options.write ?? ((k: string, u: RecordUpdate) => this.store.updateRecord(k, u));
+      // Built field by field: extending a spread copy is slow in V8, and this runs for every step.
+      const fields: Partial<SignatureRecord> = Object.assign({}, set);
+      fields.status = decision.status;
+      if (decision.lastStatus) fields.lastStatus = decision.lastStatus;
       const result = await write(key, {
-        expect: { status: [before.status], ...expectGuess, ...options.expect },
-        set: { ...set, status: decision.status, ...(decision.lastStatus ? { lastStatus: decision.lastStatus } : {}) },
+        expect: Object.assign({ status: [before.status] }, expectGuess, options.expect),
+        set: fields,
         unset: options.unset,
         ttlSec: options.ttlSec?.(before) ?? (ends ? this.ttl(before.kind, 'done') : undefined),
         track: options.track,
@@ -256,12 +259,17 @@ export class Runtime {
 
   /** Tells local waiters (run()) that a signature ended or was deleted. */
   announce(key: string): void {
-    this.ended.emit(key);
+    const listeners = this.waiters.get(key);
+    if (listeners) for (const listener of [...listeners]) listener();
   }
 
   onEnd(key: string, listener: () => void): () => void {
-    this.ended.on(key, listener);
-    return () => this.ended.off(key, listener);
+    const listeners = this.waiters.get(key) ?? this.waiters.set(key, new Set()).get(key)!;
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.waiters.get(key) === listeners) this.waiters.delete(key);
+    };
   }
 }
 
