@@ -146,8 +146,14 @@ async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: '
     set: (_, decision) => (decision.effects.includes('settle') ? set : {}),
     write: fused?.write,
   });
-  if (fused?.counted) await fused.after();
-  else if (ended.decision.effects.includes('settle')) await settle(rt, ended.record, parent ?? undefined);
+  if (fused?.counted) {
+    // On a remote engine the run's slot is held until this handler returns, and sending the
+    // next members there takes an engine round trip: the run ends first. The step is guarded,
+    // so if it fails, or this worker dies, the sweep sends them.
+    const after = fused.after();
+    if (rt.engine.inProcess) await after;
+    else after.catch((error) => rt.log.warn('handing a freed slot on failed; the sweep will', { key: begun.key, error: String(error) }));
+  } else if (ended.decision.effects.includes('settle')) await settle(rt, ended.record, parent ?? undefined);
 }
 
 function contextOf(run: EngineRun, input: unknown, record: SignatureRecord | undefined): TaskContext {
