@@ -6,6 +6,9 @@
  *   swarm-N             N members at maxConcurrency 100 (added 10,000 per addTasks call) and a
  *                       success callback that gets the N results; from the first call until the
  *                       callback ran (N = 10,000 and 100,000; 10,000 on Hatchet)
+ *   swarm-member-callbacks-N  swarm-N (the smallest N) whose members each fire a per-member success
+ *                       callback (a no-op task); the clock stops once the swarm's callback and every
+ *                       member's have run
  *   chain-N             N sequential steps, step k gets k-1 and returns k; from creating the chain
  *                       until its run is done (N = 100, 1,000, 10,000; not 10,000 on Hatchet)
  *   create-signatures   mf.sign, 100 at a time
@@ -25,7 +28,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dropLeftovers, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
-type Kind = 'swarm' | 'chain' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
+type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
 
 /** What one child process runs: a Mageflow workload on a backend, or a BullMQ one. */
 interface Job {
@@ -35,7 +38,7 @@ interface Job {
   backend?: string;
 }
 
-const nameOf = (job: Job) => (job.kind === 'swarm' || job.kind === 'chain' ? `${job.kind}-${job.size}` : job.kind);
+const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
 
 // --- child ------------------------------------------------------------------------------
 
@@ -52,6 +55,7 @@ async function child(job: Job) {
     const run = {
       swarm: workloads.swarm,
       chain: workloads.chain,
+      'swarm-member-callbacks': (b: Parameters<typeof workloads.swarm>[0], n: number) => workloads.swarm(b, n, true),
       'create-signatures': workloads.createSignatures,
       'raw-hatchet-bulk': workloads.rawHatchetBulk,
       'raw-hatchet-sequential': workloads.rawHatchetSequential,
@@ -139,6 +143,7 @@ async function parent() {
     const ours = (kind: Kind, size: number): Job => ({ side: 'mageflow', kind, size, backend: backend.name });
     const jobs = [
       ...swarms.map((n) => ours('swarm', n)),
+      ours('swarm-member-callbacks', swarms[0]!),
       ...chains.map((n) => ours('chain', n)),
       ours('create-signatures', tenth(backend.sizes.create)),
     ];

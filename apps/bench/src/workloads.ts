@@ -41,10 +41,17 @@ export const ADD_CHUNK = 10_000;
  * receives the N results. Clock: from the first call (signing the callback, creating
  * the swarm and every member) until the callback's body ran.
  */
-export async function swarm(backend: Backend, size: number): Promise<Figures> {
+export async function swarm(backend: Backend, size: number, perMember = false): Promise<Figures> {
   const { mf, close, commands } = await client(backend);
   try {
     const noop = mf.task('noop', async () => null);
+    // with per-member callbacks: one more no-op task run per member, and the clock stops once all ran
+    let memberCallbacks = 0;
+    const allFired = signal<number>('every per-member callback');
+    const each = mf.task('each', async () => {
+      if (++memberCallbacks === size) allFired.resolve(performance.now());
+      return null;
+    });
     const ran = signal<{ at: number; received: number }>('the swarm callback');
     const collect = mf.task('collect', async (results: unknown) => {
       const received = Array.isArray(results) ? results.length : -1;
@@ -57,7 +64,7 @@ export async function swarm(backend: Backend, size: number): Promise<Figures> {
 
     const t0 = performance.now();
     const callback = await mf.sign(collect);
-    const group = await mf.swarm([], { config: { maxConcurrency: 100 }, success: callback });
+    const group = await mf.swarm([], { config: { maxConcurrency: 100 }, success: callback, ...(perMember ? { memberSuccess: each } : {}) });
     for (let i = 0; i < size; i += ADD_CHUNK) await group.addTasks(Array.from({ length: Math.min(ADD_CHUNK, size - i) }, () => noop));
     await group.close();
     const created = performance.now();
@@ -65,11 +72,13 @@ export async function swarm(backend: Backend, size: number): Promise<Figures> {
     const { at, received } = await ran.promise;
 
     const completed = await callback.wait({ timeoutMs: WAIT_MS }); // the callback's run is recorded as done
+    const lastPerMember = perMember ? await allFired.promise : at;
     const after = await commands?.();
     if (received !== size || completed !== size) throw new Error(`the callback received ${received} results (returned ${String(completed)}), expected ${size}`);
-    const wallMs = at - t0;
+    const wallMs = Math.max(at, lastPerMember) - t0;
     return {
       members: size,
+      ...(perMember ? { memberCallbacks } : {}),
       maxConcurrency: 100,
       addTasksCalls: Math.ceil(size / ADD_CHUNK),
       wallMs: round(wallMs),

@@ -5,7 +5,7 @@
  * right. Also: a large swarm never exceeds its cap and fires once.
  */
 import { describe, expect, it } from '@jest/globals';
-import { Mageflow, withCtx, type Engine, type Store, type TaskContext } from '@mageflow/core';
+import { Mageflow, memberCallbackKey, withCtx, type Engine, type Signature, type Store, type TaskContext } from '@mageflow/core';
 import { faultyStore, countingStore } from './faulty-store';
 import { Recorder, delay, uniqueId, waitUntil } from './helpers';
 
@@ -25,7 +25,9 @@ export interface FaultToleranceOptions {
   timeoutMs?: number;
 }
 
-type Workflow = 'chain' | 'swarm';
+/** `callbacks`: a swarm whose members fire per-member callbacks (their ends take the settle path, not the fused one). */
+type Workflow = 'chain' | 'swarm' | 'callbacks';
+const WORKFLOWS: readonly Workflow[] = ['chain', 'swarm', 'callbacks'];
 
 /** Task bodies and the workflow under test, registered identically on every worker. */
 function defineTasks(mf: Mageflow, prefix: string, rec: Recorder) {
@@ -35,27 +37,29 @@ function defineTasks(mf: Mageflow, prefix: string, rec: Recorder) {
   mf.task(t('ok'), withCtx(async (_v: unknown, ctx: TaskContext) => void rec.record('ok', { worker: mf.workerId, runId: ctx.runId })));
   mf.task(t('err'), async (v: unknown) => void rec.record('err', v));
   mf.task(t('cleanup'), withCtx(async (_v: unknown, ctx: TaskContext) => void rec.record('cleanup', { worker: mf.workerId, runId: ctx.runId })));
+  mf.task(t('each'), withCtx(async (m: { key: string }, ctx: TaskContext) => void rec.record('each', { member: m.key, runId: ctx.runId })));
   return t;
 }
 
 async function buildWorkflow(mf: Mageflow, t: (l: string) => string, kind: Workflow) {
   if (kind === 'chain') return mf.chain([t('step'), t('step'), t('step')], { success: t('ok'), error: t('err'), cleanup: t('cleanup') });
   const members = await Promise.all([0, 1, 2, 3, 4].map((i) => mf.sign(t('member'), { kwargs: { i } })));
-  const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: t('ok'), error: t('err'), cleanup: t('cleanup') });
+  const perMember = kind === 'callbacks' ? { memberSuccess: t('each') } : {};
+  const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: t('ok'), error: t('err'), cleanup: t('cleanup'), ...perMember });
   await swarm.close();
   return swarm;
 }
 
-const EXPECTED: Record<Workflow, unknown> = { chain: 3, swarm: [0, 2, 4, 6, 8] };
+const EXPECTED: Record<Workflow, unknown> = { chain: 3, swarm: [0, 2, 4, 6, 8], callbacks: [0, 2, 4, 6, 8] };
 /** chain members take a number; swarm members have kwargs, so their message is an object. */
-const MESSAGE: Record<Workflow, unknown> = { chain: 0, swarm: {} };
+const MESSAGE: Record<Workflow, unknown> = { chain: 0, swarm: {}, callbacks: {} };
 
 export function describeFaultTolerance(name: string, factory: FaultFactory, options: FaultToleranceOptions = {}): void {
   const wait = options.timeoutMs ?? 20_000;
 
   describe(`Fault tolerance: ${name}`, () => {
-    for (const kind of ['chain', 'swarm'] as const) {
-      it(`a ${kind} survives a worker crash at every store write`, async () => {
+    for (const kind of WORKFLOWS) {
+      it(`a ${kind === 'callbacks' ? 'swarm with per-member callbacks' : kind} survives a worker crash at every store write`, async () => {
         const env = await factory();
         try {
           // One clean run counts the writes a run makes (creation excluded).
@@ -74,7 +78,8 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
             expect({ k, survivor: outcome.okRunsOnSurvivor, deadCompleted: outcome.okCompletedByDead }).toEqual(
               outcome.okCompletedByDead ? { k, survivor: 0, deadCompleted: true } : { k, survivor: 1, deadCompleted: false },
             );
-            if (kind === 'swarm') expect({ k, counts: outcome.counts }).toMatchObject({ k, counts: { total: 5, done: 5, failed: 0, running: 0, queued: 0 } });
+            if (kind !== 'chain') expect({ k, counts: outcome.counts }).toMatchObject({ k, counts: { total: 5, done: 5, failed: 0, running: 0, queued: 0 } });
+            if (kind === 'callbacks') expect({ k, each: outcome.eachCompleted }).toEqual({ k, each: [1, 1, 1, 1, 1] });
           }
         } finally {
           await env.cleanup?.();
@@ -82,8 +87,8 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
       }, 600_000);
     }
 
-    for (const kind of ['chain', 'swarm'] as const) {
-      it(`a ${kind} survives a lost reply at every store write in a live worker (its sweep repairs it)`, async () => {
+    for (const kind of WORKFLOWS) {
+      it(`a ${kind === 'callbacks' ? 'swarm with per-member callbacks' : kind} survives a lost reply at every store write in a live worker (its sweep repairs it)`, async () => {
         const env = await factory();
         try {
           const clean = countingStore(await env.store());
@@ -91,7 +96,11 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
           const total = Math.min(clean.writes() - writes.creationWrites, options.maxWrites ?? Infinity);
           for (let k = 1; k <= total; k++) {
             const outcome = await loseReplyAndRepair(env, kind, writes.creationWrites + k, wait);
-            expect({ k, ...outcome }).toEqual({ k, result: EXPECTED[kind], ok: 1, cleanup: 1, err: 0, ...(kind === 'swarm' ? { counts: expect.objectContaining({ done: 5, failed: 0, running: 0 }) } : {}) });
+            expect({ k, ...outcome }).toEqual({
+              k, result: EXPECTED[kind], ok: 1, cleanup: 1, err: 0,
+              ...(kind !== 'chain' ? { counts: expect.objectContaining({ done: 5, failed: 0, running: 0 }) } : {}),
+              ...(kind === 'callbacks' ? { each: [1, 1, 1, 1, 1] } : {}),
+            });
           }
         } finally {
           await env.cleanup?.();
@@ -202,7 +211,8 @@ async function crashAndRecover(env: FaultEnv, kind: Workflow, failAt: number, wa
   const cleanup = await done(workflow.cleanupCallbacks[0]!, 'the cleanup to complete');
   await b.recover();
   await delay(100);
-  const counts = kind === 'swarm' ? await base.swarmCounts(workflow.key) : undefined;
+  const counts = kind !== 'chain' ? await base.swarmCounts(workflow.key) : undefined;
+  const eachCompleted = kind === 'callbacks' ? await memberCallbacksCompleted(base, workflow, rec, wait) : undefined;
   await b.stop();
   const okRuns = rec.values('ok') as { worker: string; runId: string }[];
   const cleanupRuns = rec.values('cleanup') as { worker: string; runId: string }[];
@@ -214,7 +224,23 @@ async function crashAndRecover(env: FaultEnv, kind: Workflow, failAt: number, wa
     okCompletedByDead: okRuns.some((r) => r.worker === a.workerId && r.runId === callback.runId),
     err: rec.count('err'),
     counts,
+    eachCompleted,
   };
+}
+
+/** For each member of the swarm: how many runs of its per-member callback completed it (1 each, or the count is wrong). */
+async function memberCallbacksCompleted(store: Store, swarm: Signature, rec: Recorder, wait: number): Promise<number[]> {
+  const template = (await store.getRecord(swarm.key))!.memberSuccessCallbacks![0]!;
+  const runs = rec.values('each') as { member: string; runId: string }[];
+  const completed: number[] = [];
+  for (const member of await store.swarmMembers(swarm.key)) {
+    const copy = await waitUntil(async () => {
+      const r = await store.getRecord(memberCallbackKey(template, member));
+      return r?.status === 'done' ? r : undefined;
+    }, `the callback of ${member}`, wait);
+    completed.push(runs.filter((r) => r.member === member && r.runId === copy.runId).length);
+  }
+  return completed;
 }
 
 /**
@@ -237,8 +263,9 @@ async function loseReplyAndRepair(env: FaultEnv, kind: Workflow, failAt: number,
     const result = await mf.waitFor(workflow.key, { timeoutMs: wait });
     await waitUntil(() => rec.count('ok') >= 1 && rec.count('cleanup') >= 1, 'the success callback and the cleanup', wait);
     await delay(300); // a few more sweeps: nothing runs twice
-    const counts = kind === 'swarm' ? { counts: await base.swarmCounts(workflow.key) } : {};
-    return { result, ok: rec.count('ok'), cleanup: rec.count('cleanup'), err: rec.count('err'), ...counts };
+    const counts = kind !== 'chain' ? { counts: await base.swarmCounts(workflow.key) } : {};
+    const each = kind === 'callbacks' ? { each: await memberCallbacksCompleted(base, workflow, rec, wait) } : {};
+    return { result, ok: rec.count('ok'), cleanup: rec.count('cleanup'), err: rec.count('err'), ...counts, ...each };
   } finally {
     await mf.stop();
   }
