@@ -11,12 +11,11 @@
  * Neither changes the outcome, the result or which callbacks fire: a failure is
  * logged and kept as the signature's `cleanupError`.
  */
-import { describeError, InvalidTransitionError, SignatureNotFoundError, type ErrorInfo } from '../errors';
+import { describeError, type ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import { startSignature } from './dispatch';
 import type { CleanupEnd, RegisteredTask, TaskContext } from './registry';
 import type { Runtime } from './runtime';
-import { outcomeOf, settle } from './settle';
+import { fire, outcomeOf, settle } from './settle';
 
 export type CleanupOutcome = 'done' | 'failed' | 'interrupted' | 'canceled';
 
@@ -40,18 +39,7 @@ export async function startCleanups(rt: Runtime, record: SignatureRecord, outcom
     ...(outcome === 'done' ? { result: record.result?.value ?? null } : {}),
     ...(outcome === 'failed' && record.error ? { error: record.error } : {}),
   };
-  for (const key of keys) {
-    try {
-      await startSignature(rt, key, message, 'runtime');
-    } catch (error) {
-      if (error instanceof InvalidTransitionError) continue; // started before
-      if (error instanceof SignatureNotFoundError) {
-        rt.log.warn('a cleanup signature is gone (deleted or expired); skipped', { key, of: record.key });
-        continue;
-      }
-      throw error;
-    }
-  }
+  await fire(rt, keys, message, 'cleanup');
 }
 
 /** A cleanup signature that failed for good: its owner keeps the error, the outcome stays as it was. */

@@ -8,10 +8,10 @@
  * the copy already made, and a signature starts once. O(1) store work per member.
  */
 import { createHash } from 'node:crypto';
-import { InvalidTransitionError, type ErrorInfo } from '../errors';
+import type { ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import { startSignature } from './dispatch';
 import type { Runtime } from './runtime';
+import { fire } from './settle';
 
 /** What a member success callback is sent. */
 export interface MemberSuccessMessage {
@@ -52,12 +52,7 @@ export async function fireMemberCallbacks(
     : { error: outcome.error, input: member?.message?.value ?? null, key: memberKey, ...index };
   for (const template of templates) {
     const copy = await copyOf(rt, template, memberKey);
-    if (!copy) continue;
-    try {
-      await startSignature(rt, copy, message, 'runtime');
-    } catch (error) {
-      if (!(error instanceof InvalidTransitionError)) throw error; // fired before
-    }
+    if (copy) await fire(rt, [copy], message, 'per-member callback');
   }
 }
 

@@ -65,15 +65,15 @@ export async function settle(rt: Runtime, record: SignatureRecord, parent?: Sign
   rt.announce(record.key);
 }
 
-/** Starts callbacks; one already started (a repeated settle) is left alone. */
-async function fire(rt: Runtime, keys: readonly string[], message: unknown): Promise<void> {
+/** Starts callbacks (or cleanups: `what`); one already started (a repeated settle) is left alone. */
+export async function fire(rt: Runtime, keys: readonly string[], message: unknown, what = 'callback'): Promise<void> {
   for (const key of keys) {
     try {
       await startSignature(rt, key, message, 'runtime');
     } catch (error) {
       if (error instanceof InvalidTransitionError) continue; // fired before
       if (error instanceof SignatureNotFoundError) {
-        rt.log.warn('a callback signature is gone (deleted or expired); skipped', { key });
+        rt.log.warn(`a ${what} signature is gone (deleted or expired); skipped`, { key });
         continue;
       }
       throw error;
