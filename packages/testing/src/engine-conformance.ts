@@ -66,6 +66,21 @@ export function describeEngineConformance(name: string, factory: EngineFactory, 
       await waitUntil(() => seen.size === 25, '25 runs', wait);
     }, wait + 10_000);
 
+    it('runs a dispatch under the run id the caller chose, when it accepts run ids', async () => {
+      const seen: EngineRun[] = [];
+      let taskName = '';
+      const engine = await started((e, t) => {
+        taskName = t('chosen');
+        e.register({ name: taskName, retries: 1, handler: async (run) => void seen.push(run) });
+      });
+      if (!engine.acceptRunIds) return; // the runtime then begins each run itself
+      const chosen = [`${uniqueId('run')}.0`, `${uniqueId('run')}.1`];
+      const refs = await engine.dispatchMany(chosen.map((runId, i) => ({ task: taskName, input: { i }, runId })));
+      expect(refs.map((r) => r.runId)).toEqual(chosen);
+      await waitUntil(() => seen.length === 2, 'both runs', wait);
+      expect(seen.map((r) => r.runId).sort()).toEqual([...chosen].sort());
+    }, wait + 10_000);
+
     it('retries a failing attempt with increasing attempt numbers', async () => {
       const attempts: [number, number][] = [];
       let taskName = '';
