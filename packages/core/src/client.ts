@@ -32,7 +32,7 @@ import { deleteTree, operate, type RemoveOptions, type UserOperation } from './r
 import { sweep, type SweepOptions, type SweepReport } from './runtime/recovery';
 import { staggerExecution, TaskRegistry, withCtx, withSignature, type TaskFn, type TaskOptions } from './runtime/registry';
 import { Runtime, sleep } from './runtime/runtime';
-import { outcomeOf } from './runtime/settle';
+import { hasOwnCallbacks, outcomeOf } from './runtime/settle';
 import { checkContainerEnd, fillContainer } from './runtime/container';
 import { makeHandler } from './runtime/task-runner';
 import { ChainSignature, memberSpec, Signature, SwarmSignature, TaskSignature, type AddTasksOptions, type RunOptions } from './signature';
@@ -502,9 +502,9 @@ export class Internals {
     items.forEach((task, i) => checkInput(task, `${option} ${i}`));
     const prepared = await this.prepare(items.map((task) => ({ task, options: {} })), undefined);
     for (const { record } of prepared) {
-      const extra = record.successCallbacks.length + record.errorCallbacks.length + (record.cleanupCallbacks?.length ?? 0);
-      if (record.kind !== 'task' || extra > 0 || record.status !== 'pending' || record.parent !== undefined) {
-        throw new InvalidArgumentError(`${option} takes tasks without callbacks, cleanups or a container of their own; "${record.key}" is a ${record.status} ${record.kind}${extra > 0 ? ' with callbacks' : ''}`);
+      const extra = hasOwnCallbacks(record);
+      if (record.kind !== 'task' || extra || record.status !== 'pending' || record.parent !== undefined) {
+        throw new InvalidArgumentError(`${option} takes tasks without callbacks, cleanups or a container of their own; "${record.key}" is a ${record.status} ${record.kind}${extra ? ' with callbacks' : ''}`);
       }
     }
     return prepared;

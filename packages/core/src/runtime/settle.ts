@@ -58,11 +58,15 @@ export async function settle(rt: Runtime, record: SignatureRecord, parent?: Sign
   // A container member without callbacks needs no settled mark: it is not in the open
   // index, and its container counts it once however often it is settled. Skipping the
   // write keeps a member's life at a constant, small number of store calls.
-  const hasCallbacks = record.successCallbacks.length + record.errorCallbacks.length + (record.cleanupCallbacks?.length ?? 0) > 0;
-  if (parentKind === undefined || hasCallbacks) {
+  if (parentKind === undefined || hasOwnCallbacks(record)) {
     await rt.store.updateRecord(record.key, { set: { settled: true }, untrack: true });
   }
   rt.announce(record.key);
+}
+
+/** Whether a signature has success, error or cleanup callbacks of its own. */
+export function hasOwnCallbacks(record: SignatureRecord): boolean {
+  return record.successCallbacks.length + record.errorCallbacks.length + (record.cleanupCallbacks?.length ?? 0) > 0;
 }
 
 /** Starts callbacks (or cleanups: `what`); one already started (a repeated settle) is left alone. */

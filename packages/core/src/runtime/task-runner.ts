@@ -10,7 +10,7 @@ import type { SignatureRecord } from '../model/record';
 import { buildInput } from './message';
 import type { RegisteredTask, TaskContext } from './registry';
 import { SIGNATURE_KEY, sleep, type Runtime } from './runtime';
-import { settle } from './settle';
+import { hasOwnCallbacks, settle } from './settle';
 import { runCleanupFn } from './cleanup';
 import { memberEndWriter } from './container';
 import { hasMemberCallbacks } from './member-callbacks';
@@ -134,8 +134,7 @@ async function begin(rt: Runtime, task: RegisteredTask, run: EngineRun, key: str
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
   // A container member with no callbacks of its own is ended and counted in one store step.
-  const quiet = begun.successCallbacks.length + begun.errorCallbacks.length + (begun.cleanupCallbacks?.length ?? 0) === 0;
-  const parent = begun.parent && quiet ? await rt.containerView(begun.parent) : null;
+  const parent = begun.parent && !hasOwnCallbacks(begun) ? await rt.containerView(begun.parent) : null;
   const fused = parent && parent.kind !== 'task' && !hasMemberCallbacks(parent) ? memberEndWriter(rt, parent, begun.key) : undefined;
   const ended = await rt.apply(begun.key, op, {
     caller: 'runtime',
