@@ -35,7 +35,17 @@ import { Runtime, sleep } from './runtime/runtime';
 import { hasOwnCallbacks, outcomeOf } from './runtime/settle';
 import { checkContainerEnd, fillContainer } from './runtime/container';
 import { makeHandler } from './runtime/task-runner';
-import { ChainSignature, memberSpec, Signature, SwarmSignature, TaskSignature, type AddTasksOptions, type RunOptions } from './signature';
+import { ChainSignature, GraphSignature, memberSpec, Signature, SwarmSignature, TaskSignature, type AddTasksOptions, type RunOptions } from './signature';
+import { checkGraphShape, type GraphEdgeInput } from './model/graph-shape';
+import type { ConditionFn } from './runtime/condition';
+import { buildTree, type TreeNode, type TreeOptions } from './runtime/status-tree';
+import { treeMermaid } from './mermaid';
+
+/** `mf.tree()`'s result: the root node, and a diagram of it. */
+export interface StatusTree extends TreeNode {
+  /** the tree as a Mermaid flowchart. */
+  toMermaid(): string;
+}
 
 export interface MageflowOptions {
   /** runs the tasks. Default: an in-process engine. */
@@ -101,6 +111,24 @@ export interface SwarmOptions {
   kwargs?: Record<string, unknown>;
 }
 
+export interface GraphOptions {
+  /** the nodes, by name: any member input (a task, a signature, a chain, a swarm, another graph). */
+  nodes: Readonly<Record<string, MemberInput>>;
+  /** edges between node names; see the README's "Graphs". */
+  edges?: readonly GraphEdgeInput[];
+  /** the nodes that start. Default: every node without an incoming edge. */
+  entry?: OneOrMany<string>;
+  name?: string;
+  success?: OneOrMany<SignatureInput>;
+  error?: OneOrMany<SignatureInput>;
+  /** started once when it ends, however it ends, after its nodes' cleanups. */
+  cleanup?: OneOrMany<SignatureInput>;
+  /** merged over the message the entry nodes receive. */
+  kwargs?: Record<string, unknown>;
+  /** nodes running at once, at most. Default 30. */
+  maxConcurrency?: number;
+}
+
 export interface LockOptions {
   /** the lease: the lock lapses this long after its last renewal if its holder dies. */
   leaseMs?: number;
@@ -112,7 +140,7 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-const KEY_PATTERN = /^(task|chain|swarm):[0-9a-f-]{36}$/;
+const KEY_PATTERN = /^(task|chain|swarm|graph):[0-9a-f-]{36}$/;
 /** The statuses a new signature may be created in: it either runs when started or waits for resume(). */
 const STARTING_STATUSES: readonly Status[] = ['pending', 'suspended'];
 
@@ -278,6 +306,69 @@ export class Mageflow {
     return this.internals.wrap(await this.internals.load(key)) as SwarmSignature;
   }
 
+  /**
+   * Nodes (any signature) and edges between them, routed on the nodes' outputs: see
+   * the README's "Graphs". The shape is checked before anything is stored
+   * (`InvalidGraphError`: an unknown node, a cycle, a node the entry cannot reach, two
+   * default edges from one node, a malformed condition).
+   */
+  async graph(options: GraphOptions): Promise<GraphSignature> {
+    checkOptions(options, 'mf.graph() options');
+    const nodes = options.nodes;
+    if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) throw new InvalidArgumentError(`mf.graph() takes { nodes: { name: member, ... } }, got ${show(nodes)}`);
+    const names = Object.keys(nodes);
+    const entry = options.entry === undefined ? undefined : Array.isArray(options.entry) ? options.entry : [options.entry as string];
+    const shape = checkGraphShape(names, options.edges ?? [], entry);
+    const maxConcurrency = options.maxConcurrency ?? 30;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new InvalidArgumentError(`graph maxConcurrency must be a positive integer, got ${show(maxConcurrency)}`);
+    const key = newKey('graph');
+    const kwargs = storedKwargs(options.kwargs, 'the graph');
+    const prepared = await this.internals.prepare(names.map((n) => memberSpec(nodes[n]!, `graph node "${n}"`)), { key, kind: 'graph' });
+    prepared.forEach((p, i) => (p.record.index = i));
+    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
+    const record: SignatureRecord = {
+      ...baseRecord(key, 'graph', 'mageflow.graph', kwargs),
+      ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
+      ...callbacks.keys,
+      members: prepared.map((p) => p.record.key),
+      graph: { nodes: names, edges: shape.edges, maxConcurrency },
+    };
+    const all = [...prepared, ...callbacks.prepared, { record, created: [record], cleanupAdoptions: callbacks.adoptions }];
+    await this.internals.commit(all, { key, kind: 'graph' });
+    try {
+      // The entry nodes wait in its queue; the others are queued as they become ready.
+      await this.store.swarmAdd(key, shape.entries.map((i) => record.members![i]!), { ttlSec: this.runtime.ttl('graph', 'active') });
+    } catch (error) {
+      const adopted = prepared.filter((p) => p.adopt).map((p) => p.record.key);
+      await this.internals.rollback(all.flatMap((p) => p.created.map((r) => r.key)), adopted, key, callbacks.adoptions).catch(() => undefined);
+      throw error;
+    }
+    return this.internals.wrap(record) as GraphSignature;
+  }
+
+  /**
+   * Registers a named condition for graph edges (`when: { condition: name, args }`).
+   * Register it in every worker, like a task: the worker that finishes an edge's source
+   * node evaluates it, and a name it does not know fails the graph (`UnknownConditionError`).
+   */
+  condition(name: string, fn: ConditionFn): void {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(`a condition needs a name, got ${show(name)}`);
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`condition "${name}" needs a function, got ${show(fn)}`);
+    if (this.registry.conditions.has(name)) throw new InvalidArgumentError(`condition "${name}" is already registered`);
+    this.registry.conditions.set(name, fn);
+  }
+
+  /**
+   * The hierarchical status of a workflow: every node with its kind, name, status and
+   * timings, containers with counts by status and a page of members (see `TreeOptions`).
+   * `toMermaid()` on the result draws it.
+   */
+  async tree(key: string, options: TreeOptions = {}): Promise<StatusTree> {
+    checkOptions(options, 'mf.tree() options');
+    const root = await buildTree(this.runtime, key, options);
+    return Object.defineProperty(root, 'toMermaid', { value: () => treeMermaid(root), enumerable: false }) as StatusTree;
+  }
+
   // --- by key ------------------------------------------------------------------------
 
   /** The stored signature, or null. */
@@ -432,6 +523,7 @@ export class Internals {
   wrap(record: SignatureRecord): Signature {
     if (record.kind === 'chain') return new ChainSignature(this.mf, record);
     if (record.kind === 'swarm') return new SwarmSignature(this.mf, record);
+    if (record.kind === 'graph') return new GraphSignature(this.mf, record);
     return new TaskSignature(this.mf, record);
   }
 

@@ -16,6 +16,7 @@ export interface TtlConfig {
   task?: SignatureTtlConfig;
   chain?: SignatureTtlConfig;
   swarm?: SignatureTtlConfig;
+  graph?: SignatureTtlConfig;
 }
 
 /** How task functions are called: `fn(input)`, `fn(input, ctx)` or `fn(ctx)`. */
@@ -74,7 +75,7 @@ export function resolveConfig(config: MageflowConfig = {}): ResolvedConfig {
   if (typeof config !== 'object' || config === null) throw new InvalidArgumentError(`config must be an object, got ${String(config)}`);
   const ttl = config.ttl ?? {};
   const resolved: ResolvedConfig = {
-    ttl: { activeTtl: ttl.activeTtl ?? 86_400, doneTtl: ttl.doneTtl ?? 300, task: ttl.task, chain: ttl.chain, swarm: ttl.swarm },
+    ttl: { activeTtl: ttl.activeTtl ?? 86_400, doneTtl: ttl.doneTtl ?? 300, task: ttl.task, chain: ttl.chain, swarm: ttl.swarm, graph: ttl.graph },
     paramConfig: config.paramConfig ?? 'NO_CTX',
     auditTtl: config.auditTtl ?? 7 * 86_400,
     heartbeatMs: config.heartbeatMs ?? 2000,
@@ -94,7 +95,7 @@ export function resolveConfig(config: MageflowConfig = {}): ResolvedConfig {
   };
   positive('ttl.activeTtl', resolved.ttl.activeTtl, 'seconds');
   positive('ttl.doneTtl', resolved.ttl.doneTtl, 'seconds');
-  for (const kind of ['task', 'chain', 'swarm'] as const) {
+  for (const kind of ['task', 'chain', 'swarm', 'graph'] as const) {
     const own = resolved.ttl[kind];
     if (own === undefined) continue;
     if (typeof own !== 'object' || own === null) throw new InvalidArgumentError(`config ttl.${kind} must be an object, got ${String(own)}`);

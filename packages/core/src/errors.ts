@@ -27,7 +27,9 @@ export type MageflowErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'ENGINE_UNAVAILABLE'
   | 'WAIT_TIMEOUT'
-  | 'SWARM_FAILED';
+  | 'SWARM_FAILED'
+  | 'INVALID_GRAPH'
+  | 'UNKNOWN_CONDITION';
 
 export interface MageflowErrorOptions {
   cause?: unknown;
@@ -116,6 +118,10 @@ export class StoreUnavailableError extends codedError('STORE_UNAVAILABLE', true)
 export class WaitTimeoutError extends codedError('WAIT_TIMEOUT', false) {}
 /** A swarm stopped at its `stopAfterNFailures`, or could not go on; what its error callbacks receive. */
 export class SwarmFailedError extends codedError('SWARM_FAILED', false) {}
+/** A graph refused at creation: an unknown node, a cycle, an unreachable node, two default edges from one node, a malformed condition. */
+export class InvalidGraphError extends codedError('INVALID_GRAPH', false) {}
+/** A graph edge names a condition no `mf.condition()` registered in the worker that evaluates it: the graph fails with it. */
+export class UnknownConditionError extends codedError('UNKNOWN_CONDITION', false) {}
 
 /** The facts about a failure that error callbacks receive. */
 export interface ErrorInfo {

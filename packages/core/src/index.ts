@@ -3,14 +3,14 @@
  * them live. Runs on any `Store` and `Engine`; the in-memory store and the
  * in-process engine are the embedded defaults.
  */
-export { Mageflow, type MageflowOptions, type TaskHandle, type SignatureInput, type MemberInput, type SignOptions, type ChainOptions, type SwarmOptions, type Lock, type LockOptions } from './client';
-export { Signature, TaskSignature, ChainSignature, SwarmSignature, type RunOptions, type AddTasksOptions } from './signature';
+export { Mageflow, type MageflowOptions, type TaskHandle, type SignatureInput, type MemberInput, type SignOptions, type ChainOptions, type SwarmOptions, type GraphOptions, type StatusTree, type Lock, type LockOptions } from './client';
+export { Signature, TaskSignature, ChainSignature, SwarmSignature, GraphSignature, type RunOptions, type AddTasksOptions } from './signature';
 export type { MageflowConfig, TtlConfig, SignatureTtlConfig, ParamConfig, Logger } from './config';
 export { resolveConfig, ttlFor, type ResolvedConfig } from './config';
 export * from './errors';
 export { STATUSES, KINDS, FINISHED, isFinished, type Status, type Kind } from './model/status';
 export { encodeValue, decodeValue, MAX_DEPTH } from './model/values';
-export { SignatureRecordSchema, SwarmConfigSchema, parseRecord, type SignatureRecord, type SwarmConfig } from './model/record';
+export { SignatureRecordSchema, SwarmConfigSchema, GraphSpecSchema, GraphEdgeSchema, parseRecord, type SignatureRecord, type SwarmConfig, type GraphSpec, type GraphEdge } from './model/record';
 export { decide, OPERATIONS, type Operation, type Effect, type Decision } from './model/lifecycle';
 export type * from './ports/store';
 export { EXPECTABLE_FIELDS } from './ports/store';
@@ -26,3 +26,6 @@ export type { RemoveOptions } from './runtime/lifecycle';
 export type { SweepOptions, SweepReport } from './runtime/recovery';
 export type { ErrorCallbackMessage } from './runtime/settle';
 export { deepMerge } from './runtime/message';
+export type { GraphEdgeInput } from './model/graph-shape';
+export type { Condition, Comparison, NamedCondition, ConditionFn } from './runtime/condition';
+export type { TreeNode, TreeCounts, TreeOptions, TreeStatus } from './runtime/status-tree';

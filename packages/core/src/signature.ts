@@ -10,6 +10,9 @@ import type { Kind, Status } from './model/status';
 import type { SwarmCounts } from './ports/store';
 import type { RemoveOptions } from './runtime/lifecycle';
 import type { Mageflow, MemberInput, SignatureInput, SignOptions } from './client';
+import type { GraphEdgeInput } from './model/graph-shape';
+import { describeCondition, type Condition } from './runtime/condition';
+import { graphMermaid } from './mermaid';
 
 export interface RunOptions {
   /** give up waiting after this many ms (WaitTimeoutError); the run goes on. Default: no limit. */
@@ -216,4 +219,35 @@ export function memberSpec(member: MemberInput, where = 'member'): { task: Signa
   }
   checkInput(member, where);
   return { task: member as SignatureInput, options: {} };
+}
+
+export class GraphSignature extends Signature {
+  /** node keys by name. */
+  get nodes(): Readonly<Record<string, string>> {
+    const names = this.record.graph?.nodes ?? [];
+    return Object.fromEntries(names.map((name, i) => [name, this.record.members![i]!]));
+  }
+
+  /** the edges, between node names. */
+  get edges(): readonly GraphEdgeInput[] {
+    const names = this.record.graph?.nodes ?? [];
+    return (this.record.graph?.edges ?? []).map(({ from, to, ...rest }) => ({ from: names[from]!, to: names[to]!, ...(rest as Omit<GraphEdgeInput, 'from' | 'to'>) }));
+  }
+
+  /** How far it got: nodes done, failed, running and queued (skipped nodes: `mf.tree()`). */
+  async counts(): Promise<SwarmCounts> {
+    return this.mf.store.swarmCounts(this.key);
+  }
+
+  /** Its shape as a Mermaid flowchart: conditions label their edges, default and onError edges are dotted. */
+  toMermaid(): string {
+    const names = this.record.graph?.nodes ?? [];
+    const edges = (this.record.graph?.edges ?? []).map((e) => ({
+      from: names[e.from]!,
+      to: names[e.to]!,
+      kind: e.onError ? ('onError' as const) : e.default ? ('default' as const) : e.when !== undefined ? ('when' as const) : ('always' as const),
+      ...(e.when !== undefined ? { label: describeCondition(e.when as Condition) } : {}),
+    }));
+    return graphMermaid(names.map((name) => ({ name, label: name })), edges);
+  }
 }

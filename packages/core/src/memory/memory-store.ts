@@ -16,6 +16,10 @@ import type {
   ClaimOptions,
   CreateOptions,
   FinishResult,
+  GraphSettleResult,
+  GraphSettleStep,
+  GraphState,
+  MemberPage,
   RecordUpdate,
   SlotHolder,
   Store,
@@ -26,7 +30,7 @@ import type {
 import { matches } from '../ports/expectation';
 import { CorruptRecordError, InvalidArgumentError } from '../errors';
 import { ExpiringMap } from './expiring-map';
-import { SwarmState } from './swarm-state';
+import { GraphProgress, SwarmState } from './swarm-state';
 
 /** A value put under a record key by `corrupt()`: validated on each read until it is a valid record. */
 class Unchecked {
@@ -236,12 +240,63 @@ export class MemoryStore implements Store {
     return this.swarms.get(swarm)?.drainQueue() ?? [];
   }
 
-  async swarmMembers(swarm: string): Promise<string[]> {
-    return [...(this.swarms.get(swarm)?.members ?? [])];
+  async swarmMembers(swarm: string, page?: MemberPage): Promise<string[]> {
+    const members = this.swarms.get(swarm)?.members ?? [];
+    return page ? members.slice(page.offset, page.offset + page.limit) : [...members];
   }
 
   async swarmResults(swarm: string): Promise<unknown[]> {
     return copyPlain(this.swarms.get(swarm)?.successfulResults() ?? []);
+  }
+
+  // --- graphs ----------------------------------------------------------------
+
+  async graphSettle(graph: string, node: string, step: GraphSettleStep, claim: ClaimOptions): Promise<GraphSettleResult> {
+    const state = this.swarms.get(graph);
+    if (!state) return { counted: false, ready: [], skip: [], settled: 0, counts: emptyCounts(), claimed: [] };
+    const progress = (state.graph ??= new GraphProgress());
+    const ready: string[] = [];
+    const skip: string[] = [];
+    const counted = !progress.nodes.has(node);
+    if (counted) {
+      const outcome = step.outcome;
+      const skipped = 'skipped' in outcome;
+      progress.nodes.set(node, { outcome: skipped ? 'skipped' : outcome.ok ? 'done' : 'failed', taken: step.edges.some((e) => e.taken) });
+      progress.skipPending.delete(node);
+      if (!skipped) state.finish(node, outcome.ok, () => copyJson(outcome.ok ? outcome.result : undefined));
+      for (const { edge, target, incoming, taken } of step.edges) {
+        progress.edges.set(edge, taken ? 'taken' : 'skipped');
+        const seen = progress.incoming.get(target) ?? { settled: 0, taken: 0 };
+        seen.settled += 1;
+        if (taken) seen.taken += 1;
+        progress.incoming.set(target, seen);
+        if (seen.settled !== incoming) continue;
+        if (seen.taken > 0) ready.push(target);
+        else (skip.push(target), progress.skipPending.add(target));
+      }
+      if (ready.length > 0) state.add(ready, false);
+    }
+    const claimed = this.claim(graph, state, claim);
+    return { counted, ready, skip, settled: progress.nodes.size, counts: state.counts(), claimed };
+  }
+
+  async graphState(graph: string, only: { nodes?: readonly string[]; edges?: readonly number[] } = {}): Promise<GraphState> {
+    const state = this.swarms.get(graph);
+    const progress = state?.graph;
+    if (!state || !progress) return { settled: 0, skipPending: [], nodes: {}, edges: {} };
+    const nodes: GraphState['nodes'] = {};
+    for (const key of only.nodes ?? progress.nodes.keys()) {
+      const settled = progress.nodes.get(key);
+      if (!settled) continue;
+      const result = settled.outcome === 'done' ? state.resultOf(key) : undefined;
+      nodes[key] = result ? { ...settled, result: copyPlain(result.value) } : { ...settled };
+    }
+    const edges: GraphState['edges'] = {};
+    for (const edge of only.edges ?? progress.edges.keys()) {
+      const settled = progress.edges.get(edge);
+      if (settled) edges[edge] = settled;
+    }
+    return { settled: progress.nodes.size, skipPending: [...progress.skipPending], nodes, edges };
   }
 
   // --- leases ----------------------------------------------------------------

@@ -31,8 +31,14 @@ export class SwarmState {
   private queued = 0;
   /** members counted at their end that were never added (counted once, all the same). */
   private readonly finishedStrangers = new Set<string>();
+  /** members queued without being listed in `members` (a graph's nodes that became ready). */
+  private unlisted = 0;
+  /** a graph's progress (see `Store.graphSettle`); dropped by `reset`. */
+  graph: GraphProgress | undefined;
 
-  add(members: readonly string[]): void {
+  /** `listed`: false for members queued but not listed (a graph's ready nodes: a rerun does not queue them again). */
+  add(members: readonly string[], listed = true): void {
+    if (!listed) this.unlisted += members.length;
     for (const member of members) {
       let position = this.positions.get(member);
       if (position === undefined) {
@@ -41,7 +47,7 @@ export class SwarmState {
         this.keys.push(member);
         this.flags.push(0);
       }
-      this.members.push(member);
+      if (listed) this.members.push(member);
       this.queue.push(position);
       if (!(this.flags[position]! & QUEUED)) {
         this.flags[position]! |= QUEUED;
@@ -103,6 +109,8 @@ export class SwarmState {
     this.results = [];
     this.running.clear();
     this.finishedStrangers.clear();
+    this.unlisted = 0;
+    this.graph = undefined;
     this.done = 0;
     this.failed = 0;
   }
@@ -121,6 +129,12 @@ export class SwarmState {
     return drained;
   }
 
+  /** A member's result, if it succeeded. */
+  resultOf(member: string): { value: unknown } | undefined {
+    const position = this.positions.get(member);
+    return position !== undefined && this.flags[position]! & SUCCEEDED ? { value: this.results[position] } : undefined;
+  }
+
   /** Results of the members that succeeded, in the order added. */
   successfulResults(): unknown[] {
     const out: unknown[] = [];
@@ -132,7 +146,7 @@ export class SwarmState {
   }
 
   counts(): SwarmCounts {
-    return { total: this.members.length, queued: this.queued, running: this.running.size, done: this.done, failed: this.failed, closed: this.closed };
+    return { total: this.members.length + this.unlisted, queued: this.queued, running: this.running.size, done: this.done, failed: this.failed, closed: this.closed };
   }
 
   /** A queue read far from its start is cut, so it does not hold every member ever queued. */
@@ -145,4 +159,13 @@ export class SwarmState {
       this.head = 0;
     }
   }
+}
+
+/** What a graph records besides its swarm state: settled nodes, settled edges, and the counts of incoming edges. */
+export class GraphProgress {
+  readonly nodes = new Map<string, { outcome: 'done' | 'failed' | 'skipped'; taken: boolean }>();
+  readonly edges = new Map<number, 'taken' | 'skipped'>();
+  /** per target: incoming edges settled, and taken. */
+  readonly incoming = new Map<string, { settled: number; taken: number }>();
+  readonly skipPending = new Set<string>();
 }

@@ -15,7 +15,7 @@ const StatusSchema = Type.Union([
   Type.Literal('failed'),
   Type.Literal('marked_for_deletion'),
 ]);
-const KindSchema = Type.Union([Type.Literal('task'), Type.Literal('chain'), Type.Literal('swarm')]);
+const KindSchema = Type.Union([Type.Literal('task'), Type.Literal('chain'), Type.Literal('swarm'), Type.Literal('graph')]);
 
 const ErrorInfoSchema = Type.Object({
   name: Type.String(),
@@ -33,8 +33,33 @@ export const SwarmConfigSchema = Type.Object({
 export type SwarmConfig = Static<typeof SwarmConfigSchema>;
 
 /**
- * What the Store keeps for each signature. One schema for the three kinds; the
- * container fields are present only on chains (`members`) and swarms (`swarm`).
+ * An edge of a graph, between nodes named by their position in `GraphSpec.nodes`.
+ * `when`: a condition on the source's output (see `runtime/condition.ts`; checked when
+ * the graph is made); `default`: taken when no conditioned edge of its source matched;
+ * `onError`: taken only when its source failed, with the error.
+ */
+export const GraphEdgeSchema = Type.Object({
+  from: Type.Integer({ minimum: 0 }),
+  to: Type.Integer({ minimum: 0 }),
+  when: Type.Optional(Type.Unknown()),
+  default: Type.Optional(Type.Boolean()),
+  onError: Type.Optional(Type.Boolean()),
+});
+export type GraphEdge = Static<typeof GraphEdgeSchema>;
+
+/** A graph's shape: node names by position (their records are the graph's `members`, same positions), and edges. */
+export const GraphSpecSchema = Type.Object({
+  nodes: Type.Array(Type.String()),
+  edges: Type.Array(GraphEdgeSchema),
+  /** nodes running at once, at most. */
+  maxConcurrency: Type.Integer({ minimum: 1 }),
+});
+export type GraphSpec = Static<typeof GraphSpecSchema>;
+
+/**
+ * What the Store keeps for each signature. One schema for the four kinds; the
+ * container fields are present only on chains (`members`), swarms (`swarm`) and
+ * graphs (`members` and `graph`).
  */
 export const SignatureRecordSchema = Type.Object({
   key: Type.String({ minLength: 1 }),
@@ -53,12 +78,14 @@ export const SignatureRecordSchema = Type.Object({
   status: StatusSchema,
   lastStatus: Type.Optional(StatusSchema),
   creationTime: Type.Number(),
-  /** key of the chain or swarm this signature is a member of. */
+  /** key of the chain, swarm or graph this signature is a member of. */
   parent: Type.Optional(Type.String()),
   /** its position in that container, from 0, in the order members were added. */
   index: Type.Optional(Type.Integer({ minimum: 0 })),
   /** the message of its last dispatch, replayed by resume and recovery. */
   message: Type.Optional(Boxed),
+  /** when it last ended (done, failed), for the status tree's timings (ms epoch). */
+  endedAt: Type.Optional(Type.Number()),
   /** when it was last handed to the engine; absent until dispatched. */
   dispatchedAt: Type.Optional(Type.Number()),
   /** the worker that dispatched it or runs it (recovery takes over from dead ones). */
@@ -72,9 +99,10 @@ export const SignatureRecordSchema = Type.Object({
   settled: Type.Optional(Type.Boolean()),
   /** marked_for_deletion: when the cleanup job may delete it for good (ms epoch). */
   deleteAt: Type.Optional(Type.Number()),
-  /** a chain's members, in order (a swarm's are kept by the store, as they can be added while it runs). */
+  /** a chain's members, in order, or a graph's nodes by position (a swarm's are kept by the store, as they can be added while it runs). */
   members: Type.Optional(Type.Array(Type.String())),
   swarm: Type.Optional(SwarmConfigSchema),
+  graph: Type.Optional(GraphSpecSchema),
   /** on a swarm: tasks fired once for each member that succeeds, and for each that fails. */
   memberSuccessCallbacks: Type.Optional(Type.Array(Type.String())),
   memberErrorCallbacks: Type.Optional(Type.Array(Type.String())),

@@ -1,4 +1,4 @@
-/** Every status a signature (task, chain or swarm) can be in. */
+/** Every status a signature (task, chain, swarm or graph) can be in. */
 export const STATUSES = [
   'pending',
   'active',
@@ -14,7 +14,7 @@ export type Status = (typeof STATUSES)[number];
 /** Statuses after which no run of the signature will start again. */
 export const FINISHED: readonly Status[] = ['done', 'failed', 'canceled'];
 
-export const KINDS = ['task', 'chain', 'swarm'] as const;
+export const KINDS = ['task', 'chain', 'swarm', 'graph'] as const;
 export type Kind = (typeof KINDS)[number];
 
 export function isFinished(status: Status): boolean {

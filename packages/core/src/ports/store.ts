@@ -108,6 +108,63 @@ export interface SlotHolder {
   worker: string;
 }
 
+/** A page of a container's members: `limit` members from position `offset` (0-based), in the order added. */
+export interface MemberPage {
+  offset: number;
+  limit: number;
+}
+
+/**
+ * A graph node's settlement, as the worker that finished it decided it: how it ended
+ * and which of its outgoing edges were taken (their conditions are evaluated by that
+ * worker; the store only counts).
+ */
+export interface GraphSettleStep {
+  /** ran and succeeded (its result is kept, as a swarm member's), ran and failed, or skipped (never ran). */
+  outcome: { ok: true; result: unknown } | { ok: false } | { skipped: true };
+  /**
+   * Its outgoing edges: `edge` (the edge's position in the graph's edge list), the member
+   * it leads to, that member's number of incoming edges, and whether it was taken.
+   */
+  edges: readonly { edge: number; target: string; incoming: number; taken: boolean }[];
+}
+
+export interface GraphSettleResult {
+  /** false when the node was settled before: nothing was recorded again (the claim is still made). */
+  counted: boolean;
+  /** nodes whose incoming edges are now all settled, at least one taken: queued in the same step. */
+  ready: string[];
+  /**
+   * Nodes whose incoming edges are now all settled and none taken: listed in the graph's
+   * state as pending skips (see `GraphState.skipPending`) until their own settlement.
+   */
+  skip: string[];
+  /** nodes settled so far (ran or skipped). */
+  settled: number;
+  /** the counts of the nodes that ran or are queued to run, as a swarm's. */
+  counts: SwarmCounts;
+  /** queued nodes given free slots in the same step; the caller starts them. */
+  claimed: Claimed[];
+}
+
+/** How a settled graph node ended, and whether any of its outgoing edges was taken. */
+export interface GraphNodeState {
+  outcome: 'done' | 'failed' | 'skipped';
+  taken: boolean;
+  /** a done node's result. */
+  result?: unknown;
+}
+
+export interface GraphState {
+  settled: number;
+  /** nodes found to be skipped whose own settlement has not been recorded yet (a crash came between). */
+  skipPending: string[];
+  /** the nodes asked for (all settled nodes when none were named) that are settled. */
+  nodes: Record<string, GraphNodeState>;
+  /** the edges asked for (all settled edges when none were named) that are settled. */
+  edges: Record<number, 'taken' | 'skipped'>;
+}
+
 /** An entry of the audit log that outlives what it describes. */
 export interface AuditEntry {
   at: number;
@@ -170,10 +227,27 @@ export interface Store {
   swarmReset(swarm: string): Promise<void>;
   /** Removes and returns every queued member. */
   swarmDrainQueue(swarm: string): Promise<string[]>;
-  /** Every member ever added, in the order added. */
-  swarmMembers(swarm: string): Promise<string[]>;
+  /** Every member ever added, in the order added; with a page, only those (a large swarm is read in pages). */
+  swarmMembers(swarm: string, page?: MemberPage): Promise<string[]>;
   /** Results of the members that succeeded, in the order the members were added. */
   swarmResults(swarm: string): Promise<unknown[]>;
+
+  // --- graphs ---------------------------------------------------------------
+  // A graph keeps its nodes in swarm state (`swarmAdd` queues its entry nodes; nodes that
+  // become ready are queued by `graphSettle`, counted in `total` but not listed by
+  // `swarmMembers`, so `swarmReset` queues the entries again), plus what these record.
+
+  /**
+   * Records a node's settlement once, in one atomic step whose cost is the node's
+   * out-degree: its outcome (a node that ran is counted and frees its slot, as
+   * `swarmFinish` does), each outgoing edge as taken or skipped, and for each target
+   * whose incoming edges are now all settled: queued when one was taken, listed as a
+   * pending skip otherwise. Then claims free slots like `swarmFinish`. A node settled
+   * before changes nothing (a repeated settlement counts once).
+   */
+  graphSettle(graph: string, node: string, step: GraphSettleStep, claim: ClaimOptions): Promise<GraphSettleResult>;
+  /** A graph's progress: `nodes` and `edges` limit what is read (O(asked)); without them, all of it. */
+  graphState(graph: string, only?: { nodes?: readonly string[]; edges?: readonly number[] }): Promise<GraphState>;
 
   // --- leases ---------------------------------------------------------------
   /** Takes or renews the lock of a signature; false if another holder has it. */

@@ -1,8 +1,8 @@
 /**
- * Containers: chains and swarms keep their members in the Store's queue with
+ * Containers: chains, swarms and graphs keep their members in the Store's queue with
  * slots. A swarm has `maxConcurrency` slots; a chain is a queue with one slot that
  * stops at its first failure and hands each member the previous member's result
- * (see `chain.ts`). The Store changes queue, slots and counts in atomic steps, so
+ * (see `chain.ts`); a graph queues its nodes as they become ready (see `graph.ts`). The Store changes queue, slots and counts in atomic steps, so
  * racing workers never exceed the cap nor count a member twice, and a member's
  * whole life costs a constant number of Store calls, whatever the container's size.
  */
@@ -12,6 +12,7 @@ import type { SignatureRecord } from '../model/record';
 import type { Claimed, ClaimOptions, FinishResult, RecordUpdate, SwarmCounts, UpdateResult } from '../ports/store';
 import { chainFailure, chainResult, stopChainMembers } from './chain';
 import { fireMemberCallbacks } from './member-callbacks';
+import { checkGraphEnd, nodeMessage, onNodeEnd } from './graph';
 import { containerMessage } from './message';
 import { sendMembers } from './dispatch';
 import type { Runtime } from './runtime';
@@ -23,6 +24,8 @@ export type MemberOutcome = { ok: true; result: unknown } | { ok: false; error: 
 /** A chain is a queue with one slot that stops at the first failure. */
 function policy(container: SignatureRecord): { maxConcurrency: number; stopAfterFailures?: number } {
   if (container.kind === 'chain') return { maxConcurrency: 1, stopAfterFailures: 1 };
+  // a graph's failures are routed by its edges (`graph.ts`), not counted against a limit
+  if (container.kind === 'graph') return { maxConcurrency: container.graph?.maxConcurrency ?? 30 };
   return { maxConcurrency: container.swarm?.maxConcurrency ?? 30, stopAfterFailures: container.swarm?.stopAfterNFailures };
 }
 
@@ -31,7 +34,7 @@ function policy(container: SignatureRecord): { maxConcurrency: number; stopAfter
  * about to be free (the engine still counts it as running).
  * `previous`: a chain's message for the member it claims (the result just stored).
  */
-function claimOptions(rt: Runtime, container: SignatureRecord, freeing = false, previous?: { value: unknown }): ClaimOptions {
+export function claimOptions(rt: Runtime, container: SignatureRecord, freeing = false, previous?: { value: unknown }): ClaimOptions {
   const capacity = rt.engine.capacity?.();
   const { maxConcurrency, stopAfterFailures } = policy(container);
   return {
@@ -87,6 +90,9 @@ export async function fillContainer(rt: Runtime, container: SignatureRecord): Pr
 
 /** `record`: the member's record, when it is still there (for a swarm's per-member callbacks). */
 export async function onMemberEnd(rt: Runtime, container: SignatureRecord, member: string, outcome: MemberOutcome, record?: SignatureRecord): Promise<void> {
+  if (container.kind === 'graph') {
+    return rt.guard([container.key, member], () => failOnCorruption(rt, container, () => onNodeEnd(rt, container, member, outcome)));
+  }
   await rt.guard([container.key, member], () =>
     failOnCorruption(rt, container, async () => {
       // before the count: the last member's count may end the swarm
@@ -163,7 +169,7 @@ async function failCorrupt(rt: Runtime, container: SignatureRecord, error: Corru
 }
 
 /** `previous`: the result of the member that just ended, which a chain hands to the member after it. */
-async function sendClaimed(rt: Runtime, container: SignatureRecord, claimed: readonly Claimed[], previous?: unknown): Promise<void> {
+export async function sendClaimed(rt: Runtime, container: SignatureRecord, claimed: readonly Claimed[], previous?: unknown): Promise<void> {
   if (claimed.length === 0) return;
   const present: SignatureRecord[] = [];
   const begun = new Set<string>();
@@ -172,7 +178,13 @@ async function sendClaimed(rt: Runtime, container: SignatureRecord, claimed: rea
     present.push(record);
     if (runId !== undefined) begun.add(key);
   }
-  if (present.length > 0) {
+  if (present.length > 0 && container.kind === 'graph') {
+    // each node has a message of its own: its parents' outputs
+    for (const record of present) {
+      const message = await nodeMessage(rt, container, record.key);
+      await rt.guard([record.key], () => sendMembers(rt, container, [record], message, begun));
+    }
+  } else if (present.length > 0) {
     const message =
       container.kind !== 'chain' ? containerMessage(container) : previous === undefined ? await memberMessage(rt, container, present[0]!.key) : previous;
     // A begun member whose run was never handed over is the sweep's to send again.
@@ -195,6 +207,7 @@ export function goneError(member: string): ErrorInfo {
  * the previous member's result (the chain's message for the first).
  */
 export async function memberMessage(rt: Runtime, container: SignatureRecord, member: string): Promise<unknown> {
+  if (container.kind === 'graph') return nodeMessage(rt, container, member);
   if (container.kind !== 'chain') return containerMessage(container);
   const members = container.members ?? [];
   const at = members.indexOf(member);
@@ -208,6 +221,7 @@ export async function memberMessage(rt: Runtime, container: SignatureRecord, mem
  * just failed, when known.
  */
 export async function checkContainerEnd(rt: Runtime, container: SignatureRecord, counts: SwarmCounts, failure?: ErrorInfo): Promise<void> {
+  if (container.kind === 'graph') return checkGraphEnd(rt, container);
   const limit = policy(container).stopAfterFailures;
   if (limit !== undefined && counts.failed >= limit) {
     const error = container.kind === 'chain' ? failure ?? (await chainFailure(rt, container, counts)) : swarmFailure(counts.failed, limit);

@@ -1,5 +1,5 @@
 /**
- * Starting signatures: a task is handed to the engine; a chain or swarm starts its
+ * Starting signatures: a task is handed to the engine; a chain, swarm or graph starts its
  * members. The record is stamped (message, time, worker) before the engine sees
  * the run, so a run lost with a dead worker can be found and sent again.
  */
@@ -33,7 +33,7 @@ async function start(rt: Runtime, key: string, message: unknown, caller: 'user' 
       decision.effects.includes('holdMessage')
         ? { message: box(message) }
         : { message: box(message), worker: rt.workerId, ...(before.kind === 'task' ? { dispatchedAt: now } : {}) },
-    unset: ['deleteAt', 'settled', 'result', 'error'],
+    unset: ['deleteAt', 'settled', 'result', 'error', 'endedAt'],
     track: true,
     // a rerun within the deletion window lives the active TTL again
     ttlSec: (b) => (b.status === 'marked_for_deletion' ? rt.ttl(b.kind, 'active') : undefined),

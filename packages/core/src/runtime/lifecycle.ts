@@ -152,7 +152,7 @@ export async function resetTree(rt: Runtime, root: SignatureRecord): Promise<voi
     if (record.kind !== 'task') await rt.store.swarmReset(record.key);
     await rt.store.updateRecord(record.key, {
       set: isRoot ? {} : { status: 'pending' },
-      unset: isRoot ? ['result', 'error', 'settled'] : ['lastStatus', 'result', 'error', 'runId', 'attempt', 'dispatchedAt', 'worker', 'settled', 'deleteAt', 'message'],
+      unset: isRoot ? ['result', 'error', 'settled', 'endedAt'] : ['lastStatus', 'result', 'error', 'runId', 'attempt', 'dispatchedAt', 'worker', 'settled', 'deleteAt', 'message', 'endedAt'],
       ttlSec: rt.ttl(record.kind, 'active'),
     });
     rt.forget(record.key);

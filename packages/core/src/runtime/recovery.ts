@@ -15,6 +15,7 @@ import { startCleanups } from './cleanup';
 import { fillContainer, goneError, memberMessage, onMemberEnd } from './container';
 import { sendMembers, sendTask } from './dispatch';
 import { deleteTree } from './lifecycle';
+import { settlePendingSkips } from './graph';
 import { sleep, type Runtime } from './runtime';
 import { outcomeOf, settle } from './settle';
 
@@ -180,5 +181,7 @@ async function recoverContainer(rt: Runtime, container: SignatureRecord, judge: 
     }
     await sendMembers(rt, container, [member], member.message ? member.message.value : await memberMessage(rt, container, member.key));
   }
+  // skips a crash left between two steps of a graph's advance
+  if (container.kind === 'graph') await settlePendingSkips(rt, container);
   await fillContainer(rt, container);
 }

@@ -4,6 +4,7 @@
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { InvalidInputError, type ErrorInfo } from '../errors';
+import type { ConditionFn } from './condition';
 
 /** What a task body is handed besides its input (when it asks for it). */
 export interface TaskContext {
@@ -98,6 +99,8 @@ export interface RegisteredTask {
 
 export class TaskRegistry {
   private readonly tasks = new Map<string, RegisteredTask>();
+  /** graph edge conditions registered with `mf.condition()`, by name. */
+  readonly conditions = new Map<string, ConditionFn>();
   /** schemas of tasks registered elsewhere (signed with `inputSchema`). */
   private readonly foreign = new Map<string, RegisteredTask>();
 

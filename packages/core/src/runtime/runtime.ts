@@ -112,6 +112,7 @@ export class Runtime {
       const fields: Partial<SignatureRecord> = Object.assign({}, set);
       fields.status = decision.status;
       if (decision.lastStatus) fields.lastStatus = decision.lastStatus;
+      if (ends) fields.endedAt = Date.now(); // for the status tree's timings
       const result = await write(key, {
         expect: Object.assign({ status: [before.status] }, expectGuess, options.expect),
         set: fields,

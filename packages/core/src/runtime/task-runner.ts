@@ -135,7 +135,8 @@ async function begin(rt: Runtime, task: RegisteredTask, run: EngineRun, key: str
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
   // A container member with no callbacks of its own is ended and counted in one store step.
   const parent = begun.parent && !hasOwnCallbacks(begun) ? await rt.containerView(begun.parent) : null;
-  const fused = parent && parent.kind !== 'task' && !hasMemberCallbacks(parent) ? memberEndWriter(rt, parent, begun.key) : undefined;
+  // (not in a graph: its worker evaluates the node's edges between the two)
+  const fused = parent && parent.kind !== 'task' && parent.kind !== 'graph' && !hasMemberCallbacks(parent) ? memberEndWriter(rt, parent, begun.key) : undefined;
   const ended = await rt.apply(begun.key, op, {
     caller: 'runtime',
     known: begun,

@@ -1,9 +1,9 @@
 /**
- * A signature's tree: itself, its members (chains and swarms), and its callbacks,
+ * A signature's tree: itself, its members (chains, swarms and graphs), and its callbacks,
  * all the way down. Cancel deletes it; remove and finished branches expire it.
  */
 import type { SignatureRecord } from '../model/record';
-import type { Kind } from '../model/status';
+import { KINDS, type Kind } from '../model/status';
 import type { Runtime } from './runtime';
 
 export interface Tree {
@@ -27,14 +27,14 @@ export async function collectTree(rt: Runtime, roots: readonly string[], options
       frontier.push(...(await membersOf(rt, record)));
     }
   }
-  const byKind = new Map<Kind, string[]>([['task', []], ['chain', []], ['swarm', []]]);
+  const byKind = new Map<Kind, string[]>(KINDS.map((kind) => [kind, []]));
   for (const record of records) byKind.get(record.kind)!.push(record.key);
   return { records, keys: [...seen], byKind };
 }
 
-/** A container's members in order: a chain lists them in its record, a swarm's are in the store. */
+/** A container's members in order: a chain and a graph list them in their record, a swarm's are in the store. */
 export async function membersOf(rt: Runtime, record: SignatureRecord): Promise<readonly string[]> {
-  if (record.kind === 'chain') return record.members ?? [];
+  if (record.kind === 'chain' || record.kind === 'graph') return record.members ?? [];
   if (record.kind === 'swarm') return rt.store.swarmMembers(record.key);
   return [];
 }
