@@ -19,6 +19,10 @@ import {
   type ClaimOptions,
   type CreateOptions,
   type FinishResult,
+  type GraphSettleResult,
+  type GraphSettleStep,
+  type GraphState,
+  type MemberPage,
   type RecordUpdate,
   type SignatureRecord,
   type SlotHolder,
@@ -246,8 +250,10 @@ export class RedisStore implements Store {
     return (await this.call(() => this.redis.mfSwarmDrain(2, s.state, s.queue), swarmSide(swarm))) as string[];
   }
 
-  async swarmMembers(swarm: string): Promise<string[]> {
-    return this.call(() => this.redis.lrange(this.keys.swarm(swarm).members, 0, -1), swarmSide(swarm));
+  async swarmMembers(swarm: string, page?: MemberPage): Promise<string[]> {
+    const [start, stop] = page ? [page.offset, page.offset + page.limit - 1] : [0, -1];
+    if (page && page.limit <= 0) return [];
+    return this.call(() => this.redis.lrange(this.keys.swarm(swarm).members, start, stop), swarmSide(swarm));
   }
 
   async swarmResults(swarm: string): Promise<unknown[]> {
@@ -258,6 +264,61 @@ export class RedisStore implements Store {
     for (let i = 0; i < members.length; i += 5000) results.push(...(await this.call(() => this.redis.hmget(s.results, ...members.slice(i, i + 5000)), swarmSide(swarm))));
     // a failed member's entry is '' (it marks the member as counted; no JSON value is empty)
     return results.filter((r): r is string => r !== null && r !== '').map((r) => decodeValue(r, swarmSide(swarm)));
+  }
+
+  // --- graphs ----------------------------------------------------------------------
+
+  async graphSettle(graph: string, node: string, step: GraphSettleStep, claim: ClaimOptions): Promise<GraphSettleResult> {
+    const s = this.keys.swarm(graph);
+    const outcome = step.outcome;
+    const [how, result] = 'skipped' in outcome ? ['skipped', ''] : outcome.ok ? ['done', JSON.stringify(outcome.result ?? null)] : ['failed', ''];
+    const edges = JSON.stringify(step.edges.map((e) => ({ edge: e.edge, target: e.target, incoming: e.incoming, taken: e.taken })));
+    const [counted, settled, ready, skip, finished] = (await this.call(
+      () => this.redis.mfGraphSettle(3, s.state, s.queue, s.results, node, how, result, edges, ...this.claimArgs(claim)),
+      swarmSide(graph),
+    )) as [number, number, string[], string[], FinishReply];
+    const { counts, claimed } = finishResult(finished);
+    return { counted: counted === 1, ready, skip, settled: Number(settled), counts, claimed };
+  }
+
+  async graphState(graph: string, only?: { nodes?: readonly string[]; edges?: readonly number[] }): Promise<GraphState> {
+    const s = this.keys.swarm(graph);
+    const state: GraphState = { settled: 0, skipPending: [], nodes: {}, edges: {} };
+    const nodeOutcome = (key: string, value: string) => {
+      const [outcome, took] = value.split(':');
+      state.nodes[key] = { outcome: outcome as 'done' | 'failed' | 'skipped', taken: took === '1' };
+    };
+    if (only === undefined) {
+      const fields = await this.call(() => this.redis.hgetall(s.state), swarmSide(graph));
+      for (const [field, value] of Object.entries(fields)) {
+        if (field === 'g#settled') state.settled = Number(value);
+        else if (field.startsWith('gn:')) nodeOutcome(field.slice(3), value);
+        else if (field.startsWith('ge:')) state.edges[Number(field.slice(3))] = value as 'taken' | 'skipped';
+        else if (field.startsWith('gs:')) state.skipPending.push(field.slice(3));
+      }
+    } else {
+      const nodes = only.nodes ?? [];
+      const edges = only.edges ?? [];
+      const values = await this.call(
+        () => this.redis.hmget(s.state, 'g#settled', ...nodes.map((n) => `gn:${n}`), ...edges.map((e) => `ge:${e}`)),
+        swarmSide(graph),
+      );
+      state.settled = Number(values[0] ?? 0);
+      nodes.forEach((key, i) => values[1 + i] && nodeOutcome(key, values[1 + i]!));
+      edges.forEach((edge, i) => {
+        const value = values[1 + nodes.length + i];
+        if (value) state.edges[edge] = value as 'taken' | 'skipped';
+      });
+    }
+    const done = Object.keys(state.nodes).filter((key) => state.nodes[key]!.outcome === 'done');
+    if (done.length > 0) {
+      const results = await this.call(() => this.redis.hmget(s.results, ...done), swarmSide(graph));
+      done.forEach((key, i) => {
+        const value = results[i];
+        if (value) state.nodes[key]!.result = decodeValue(value, swarmSide(graph));
+      });
+    }
+    return state;
   }
 
   // --- leases ----------------------------------------------------------------------

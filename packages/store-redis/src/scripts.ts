@@ -8,6 +8,7 @@ import claim from './lua/claim.lua';
 import createRecords from './lua/create-records.lua';
 import deleteRecords from './lua/delete-records.lua';
 import finish from './lua/finish.lua';
+import graphSettle from './lua/graph-settle.lua';
 import heartbeat from './lua/heartbeat.lua';
 import listOpen from './lua/list-open.lua';
 import liveWorkers from './lua/live-workers.lua';
@@ -37,6 +38,7 @@ export interface Scripts {
   mfSwarmClaim: Command;
   mfSwarmFinish: Command;
   mfSwarmEnd: Command;
+  mfGraphSettle: Command;
   mfSwarmCounts: Command;
   mfSwarmReassign: Command;
   mfSwarmDrain: Command;
@@ -56,6 +58,7 @@ const SOURCES: Record<keyof Scripts, string> = {
   mfSwarmClaim: `${record}\n${swarmState}\n${claim}\n${swarmClaim}`,
   mfSwarmFinish: `${record}\n${swarmState}\n${claim}\n${finish}\n${swarmFinish}`,
   mfSwarmEnd: `${record}\n${update}\n${swarmState}\n${claim}\n${finish}\n${swarmEnd}`,
+  mfGraphSettle: `${record}\n${swarmState}\n${claim}\n${finish}\n${graphSettle}`,
   mfSwarmCounts: `${swarmState}\n${swarmCounts}`,
   mfSwarmReassign: swarmReassign,
   mfSwarmDrain: swarmDrain,

@@ -12,7 +12,8 @@ local queued = 0
 for first = 1, #all, 1000 do
   queued = queued + enqueue(queue, all, first, math.min(first + 999, #all), 0)
 end
-local counters = { 'total', c.total, 'queued', queued, 'running', 0, 'done', 0, 'failed', 0, 'closed', c.closed }
+-- the members listed (a graph's nodes queued as they became ready are not: only its entries run again)
+local counters = { 'total', #all, 'queued', queued, 'running', 0, 'done', 0, 'failed', 0, 'closed', c.closed }
 if c.status then
   counters[#counters + 1] = 'status'
   counters[#counters + 1] = c.status
