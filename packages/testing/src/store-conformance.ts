@@ -377,6 +377,91 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       });
     });
 
+    describe('graphs', () => {
+      // a -> c, b -> c (a join), c -> d, c -> e
+      const graphKey = () => key('graph');
+      const node = (name: string) => key(`node-${name}`);
+      const edge = (i: number, target: string, incoming: number, taken: boolean) => ({ edge: i, target: node(target), incoming, taken });
+      const done = (result: unknown) => ({ ok: true as const, result });
+      async function activeGraph(entries: string[]) {
+        await store.createRecords([record(graphKey(), { kind: 'graph', status: 'active' })], { ttlSec: TTL, track: true });
+        await store.swarmAdd(graphKey(), entries.map(node), { ttlSec: TTL });
+      }
+
+      it('settles a node once: counts it, records its edges, and queues a target once all its incoming edges are settled and one was taken', async () => {
+        await activeGraph(['a', 'b']);
+        expect(keysOf(await store.swarmClaim(graphKey(), claim('w', 5)))).toEqual([node('a'), node('b')]);
+        const a = await store.graphSettle(graphKey(), node('a'), { outcome: done(1), edges: [edge(0, 'c', 2, true)] }, claim('w', 5));
+        expect(a).toEqual({ counted: true, ready: [], skip: [], settled: 1, counts: expect.objectContaining({ total: 2, done: 1, running: 1 }), claimed: [] });
+        const again = await store.graphSettle(graphKey(), node('a'), { outcome: done(1), edges: [edge(0, 'c', 2, true)] }, claim('w', 5));
+        expect(again).toMatchObject({ counted: false, ready: [], skip: [], settled: 1, counts: { done: 1 } });
+        const b = await store.graphSettle(graphKey(), node('b'), { outcome: done(2), edges: [edge(1, 'c', 2, false)] }, claim('w', 5));
+        expect(b).toMatchObject({ counted: true, ready: [node('c')], skip: [], settled: 2, counts: { total: 3, done: 2, running: 1, queued: 0 } });
+        expect(keysOf(b.claimed)).toEqual([node('c')]);
+        const state = await store.graphState(graphKey());
+        expect(state).toEqual({
+          settled: 2,
+          skipPending: [],
+          nodes: { [node('a')]: { outcome: 'done', taken: true, result: 1 }, [node('b')]: { outcome: 'done', taken: false, result: 2 } },
+          edges: { 0: 'taken', 1: 'skipped' },
+        });
+        expect(await store.graphState(graphKey(), { nodes: [node('b'), node('c')], edges: [1] })).toEqual({
+          settled: 2, skipPending: [], nodes: { [node('b')]: { outcome: 'done', taken: false, result: 2 } }, edges: { 1: 'skipped' },
+        });
+        expect(await store.swarmMembers(graphKey())).toEqual([node('a'), node('b')]); // ready nodes are queued, not listed
+      });
+
+      it('lists a target none of whose incoming edges was taken as a pending skip until it is settled as skipped; skipping propagates', async () => {
+        await activeGraph(['a']);
+        await store.swarmClaim(graphKey(), claim('w', 5));
+        const failed = await store.graphSettle(graphKey(), node('a'), { outcome: { ok: false }, edges: [edge(0, 'c', 1, false)] }, claim('w', 5));
+        expect(failed).toMatchObject({ counted: true, ready: [], skip: [node('c')], settled: 1, counts: { failed: 1, running: 0 } });
+        expect((await store.graphState(graphKey())).skipPending).toEqual([node('c')]);
+        const skipped = await store.graphSettle(graphKey(), node('c'), { outcome: { skipped: true }, edges: [edge(1, 'd', 1, false)] }, claim('w', 5));
+        expect(skipped).toMatchObject({ counted: true, skip: [node('d')], settled: 2, counts: { total: 1, done: 0, failed: 1 } });
+        const state = await store.graphState(graphKey());
+        expect(state.skipPending).toEqual([node('d')]);
+        expect(state.nodes[node('c')]).toEqual({ outcome: 'skipped', taken: false });
+      });
+
+      it('two racing settlements of a join\'s parents queue the join exactly once', async () => {
+        for (let round = 0; round < 10; round++) {
+          id = uniqueId('conf');
+          await activeGraph(['a', 'b']);
+          await store.swarmClaim(graphKey(), claim('w', 5));
+          const [a, b] = await Promise.all([
+            store.graphSettle(graphKey(), node('a'), { outcome: done('A'), edges: [edge(0, 'c', 2, true)] }, claim('w1', 5)),
+            store.graphSettle(graphKey(), node('b'), { outcome: done('B'), edges: [edge(1, 'c', 2, true)] }, claim('w2', 5)),
+          ]);
+          expect([...a.ready, ...b.ready]).toEqual([node('c')]);
+          expect([...a.claimed, ...b.claimed].map((c) => c.key)).toEqual([node('c')]);
+          expect(await store.swarmCounts(graphKey())).toMatchObject({ total: 3, done: 2, running: 1, queued: 0 });
+        }
+      });
+
+      it('a reset queues only the entry nodes again and clears the progress', async () => {
+        await activeGraph(['a']);
+        await store.swarmClaim(graphKey(), claim('w', 5));
+        await store.graphSettle(graphKey(), node('a'), { outcome: done(1), edges: [edge(0, 'c', 1, true)] }, claim('w', 5));
+        await store.swarmReset(graphKey());
+        expect(await store.swarmCounts(graphKey())).toMatchObject({ total: 1, queued: 1, running: 0, done: 0 });
+        expect(await store.graphState(graphKey())).toEqual({ settled: 0, skipPending: [], nodes: {}, edges: {} });
+        expect(keysOf(await store.swarmClaim(graphKey(), claim('w', 5)))).toEqual([node('a')]);
+      });
+    });
+
+    describe('member pages', () => {
+      it('reads a page of a swarm\'s members, in the order added', async () => {
+        const swarm = key('paged');
+        const members = Array.from({ length: 25 }, (_, i) => key(`p${i}`));
+        await store.createRecords([record(swarm, { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+        await store.swarmAdd(swarm, members, { ttlSec: TTL });
+        expect(await store.swarmMembers(swarm, { offset: 0, limit: 10 })).toEqual(members.slice(0, 10));
+        expect(await store.swarmMembers(swarm, { offset: 20, limit: 10 })).toEqual(members.slice(20));
+        expect(await store.swarmMembers(swarm, { offset: 30, limit: 10 })).toEqual([]);
+      });
+    });
+
     describe('leases', () => {
       it('locks against other holders, blocks updates and deletion, and lapses', async () => {
         await store.createRecords([record(key('a'))], { ttlSec: TTL, track: true });

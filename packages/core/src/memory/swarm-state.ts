@@ -102,9 +102,11 @@ export class SwarmState {
 
   /** Every member back in the queue in the order added; slots, counts and results cleared. */
   reset(): void {
-    this.flags = this.keys.map(() => QUEUED);
-    this.queued = this.keys.length;
+    // only the listed members (a graph's nodes queued as they became ready are not)
+    this.flags = this.keys.map(() => 0);
     this.queue = this.members.map((member) => this.positions.get(member)!);
+    for (const position of this.queue) this.flags[position] = QUEUED;
+    this.queued = this.flags.filter((f) => f === QUEUED).length;
     this.head = 0;
     this.results = [];
     this.running.clear();
