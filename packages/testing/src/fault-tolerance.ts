@@ -25,9 +25,13 @@ export interface FaultToleranceOptions {
   timeoutMs?: number;
 }
 
-/** `callbacks`: a swarm whose members fire per-member callbacks (their ends take the settle path, not the fused one). */
-type Workflow = 'chain' | 'swarm' | 'callbacks';
-const WORKFLOWS: readonly Workflow[] = ['chain', 'swarm', 'callbacks'];
+/**
+ * `callbacks`: a swarm whose members fire per-member callbacks (their ends take the settle path, not the fused one).
+ * `graph`: a branch taken and one skipped, joined again (a -> b when >= 1, a -> c when < 0, b -> d, c -> d).
+ */
+type Workflow = 'chain' | 'swarm' | 'callbacks' | 'graph';
+const WORKFLOWS: readonly Workflow[] = ['chain', 'swarm', 'callbacks', 'graph'];
+const TITLE: Record<Workflow, string> = { chain: 'chain', swarm: 'swarm', callbacks: 'swarm with per-member callbacks', graph: 'graph with a branch, a skip and a join' };
 
 /** Task bodies and the workflow under test, registered identically on every worker. */
 function defineTasks(mf: Mageflow, prefix: string, rec: Recorder) {
@@ -37,12 +41,27 @@ function defineTasks(mf: Mageflow, prefix: string, rec: Recorder) {
   mf.task(t('ok'), withCtx(async (_v: unknown, ctx: TaskContext) => void rec.record('ok', { worker: mf.workerId, runId: ctx.runId })));
   mf.task(t('err'), async (v: unknown) => void rec.record('err', v));
   mf.task(t('cleanup'), withCtx(async (_v: unknown, ctx: TaskContext) => void rec.record('cleanup', { worker: mf.workerId, runId: ctx.runId })));
+  mf.task(t('join'), async (parents: Record<string, number>) => (rec.record('join', parents), Object.values(parents).reduce((a, b) => a + b, 0) * 10));
   mf.task(t('each'), withCtx(async (m: { key: string }, ctx: TaskContext) => void rec.record('each', { member: m.key, runId: ctx.runId })));
   return t;
 }
 
 async function buildWorkflow(mf: Mageflow, t: (l: string) => string, kind: Workflow) {
   if (kind === 'chain') return mf.chain([t('step'), t('step'), t('step')], { success: t('ok'), error: t('err'), cleanup: t('cleanup') });
+  if (kind === 'graph') {
+    return mf.graph({
+      nodes: { a: t('step'), b: t('step'), c: t('step'), d: t('join') },
+      edges: [
+        { from: 'a', to: 'b', when: { gte: 1 } },
+        { from: 'a', to: 'c', when: { lt: 0 } },
+        { from: 'b', to: 'd' },
+        { from: 'c', to: 'd' },
+      ],
+      success: t('ok'),
+      error: t('err'),
+      cleanup: t('cleanup'),
+    });
+  }
   const members = await Promise.all([0, 1, 2, 3, 4].map((i) => mf.sign(t('member'), { kwargs: { i } })));
   const perMember = kind === 'callbacks' ? { memberSuccess: t('each') } : {};
   const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: t('ok'), error: t('err'), cleanup: t('cleanup'), ...perMember });
@@ -50,16 +69,18 @@ async function buildWorkflow(mf: Mageflow, t: (l: string) => string, kind: Workf
   return swarm;
 }
 
-const EXPECTED: Record<Workflow, unknown> = { chain: 3, swarm: [0, 2, 4, 6, 8], callbacks: [0, 2, 4, 6, 8] };
-/** chain members take a number; swarm members have kwargs, so their message is an object. */
-const MESSAGE: Record<Workflow, unknown> = { chain: 0, swarm: {}, callbacks: {} };
+const EXPECTED: Record<Workflow, unknown> = { chain: 3, swarm: [0, 2, 4, 6, 8], callbacks: [0, 2, 4, 6, 8], graph: { d: 20 } };
+/** chain and graph members take a number; swarm members have kwargs, so their message is an object. */
+const MESSAGE: Record<Workflow, unknown> = { chain: 0, swarm: {}, callbacks: {}, graph: 0 };
+/** what a container's counters hold at its end (a chain's are not checked; a graph counts the nodes that ran). */
+const COUNTS: Partial<Record<Workflow, { total: number; done: number }>> = { swarm: { total: 5, done: 5 }, callbacks: { total: 5, done: 5 }, graph: { total: 3, done: 3 } };
 
 export function describeFaultTolerance(name: string, factory: FaultFactory, options: FaultToleranceOptions = {}): void {
   const wait = options.timeoutMs ?? 20_000;
 
   describe(`Fault tolerance: ${name}`, () => {
     for (const kind of WORKFLOWS) {
-      it(`a ${kind === 'callbacks' ? 'swarm with per-member callbacks' : kind} survives a worker crash at every store write`, async () => {
+      it(`a ${TITLE[kind]} survives a worker crash at every store write`, async () => {
         const env = await factory();
         try {
           // One clean run counts the writes a run makes (creation excluded).
@@ -78,7 +99,8 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
             expect({ k, survivor: outcome.okRunsOnSurvivor, deadCompleted: outcome.okCompletedByDead }).toEqual(
               outcome.okCompletedByDead ? { k, survivor: 0, deadCompleted: true } : { k, survivor: 1, deadCompleted: false },
             );
-            if (kind !== 'chain') expect({ k, counts: outcome.counts }).toMatchObject({ k, counts: { total: 5, done: 5, failed: 0, running: 0, queued: 0 } });
+            if (COUNTS[kind]) expect({ k, counts: outcome.counts }).toMatchObject({ k, counts: { ...COUNTS[kind], failed: 0, running: 0, queued: 0 } });
+            if (kind === 'graph') expect({ k, join: outcome.joins }).toEqual({ k, join: [{ b: 2 }] });
             if (kind === 'callbacks') expect({ k, each: outcome.eachCompleted }).toEqual({ k, each: [1, 1, 1, 1, 1] });
           }
         } finally {
@@ -88,7 +110,7 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
     }
 
     for (const kind of WORKFLOWS) {
-      it(`a ${kind === 'callbacks' ? 'swarm with per-member callbacks' : kind} survives a lost reply at every store write in a live worker (its sweep repairs it)`, async () => {
+      it(`a ${TITLE[kind]} survives a lost reply at every store write in a live worker (its sweep repairs it)`, async () => {
         const env = await factory();
         try {
           const clean = countingStore(await env.store());
@@ -98,7 +120,7 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
             const outcome = await loseReplyAndRepair(env, kind, writes.creationWrites + k, wait);
             expect({ k, ...outcome }).toEqual({
               k, result: EXPECTED[kind], ok: 1, cleanup: 1, err: 0,
-              ...(kind !== 'chain' ? { counts: expect.objectContaining({ done: 5, failed: 0, running: 0 }) } : {}),
+              ...(COUNTS[kind] ? { counts: expect.objectContaining({ done: COUNTS[kind]!.done, failed: 0, running: 0 }) } : {}),
               ...(kind === 'callbacks' ? { each: [1, 1, 1, 1, 1] } : {}),
             });
           }
@@ -211,7 +233,7 @@ async function crashAndRecover(env: FaultEnv, kind: Workflow, failAt: number, wa
   const cleanup = await done(workflow.cleanupCallbacks[0]!, 'the cleanup to complete');
   await b.recover();
   await delay(100);
-  const counts = kind !== 'chain' ? await base.swarmCounts(workflow.key) : undefined;
+  const counts = COUNTS[kind] ? await base.swarmCounts(workflow.key) : undefined;
   const eachCompleted = kind === 'callbacks' ? await memberCallbacksCompleted(base, workflow, rec, wait) : undefined;
   await b.stop();
   const okRuns = rec.values('ok') as { worker: string; runId: string }[];
@@ -225,7 +247,16 @@ async function crashAndRecover(env: FaultEnv, kind: Workflow, failAt: number, wa
     err: rec.count('err'),
     counts,
     eachCompleted,
+    // the join's runs that completed it (a run cut short by the crash may have recorded its input too)
+    joins: kind === 'graph' ? await completedJoins(base, workflow, rec) : undefined,
   };
+}
+
+/** The join node's inputs, once it is done (what its completing run was given). */
+async function completedJoins(store: Store, graph: Signature, rec: Recorder): Promise<unknown[]> {
+  const d = (await store.getRecord((await store.getRecord(graph.key))!.members![3]!))!;
+  expect(d.status).toBe('done');
+  return rec.values('join').slice(-1);
 }
 
 /** For each member of the swarm: how many runs of its per-member callback completed it (1 each, or the count is wrong). */
@@ -263,7 +294,7 @@ async function loseReplyAndRepair(env: FaultEnv, kind: Workflow, failAt: number,
     const result = await mf.waitFor(workflow.key, { timeoutMs: wait });
     await waitUntil(() => rec.count('ok') >= 1 && rec.count('cleanup') >= 1, 'the success callback and the cleanup', wait);
     await delay(300); // a few more sweeps: nothing runs twice
-    const counts = kind !== 'chain' ? { counts: await base.swarmCounts(workflow.key) } : {};
+    const counts = COUNTS[kind] ? { counts: await base.swarmCounts(workflow.key) } : {};
     const each = kind === 'callbacks' ? { each: await memberCallbacksCompleted(base, workflow, rec, wait) } : {};
     return { result, ok: rec.count('ok'), cleanup: rec.count('cleanup'), err: rec.count('err'), ...counts, ...each };
   } finally {
