@@ -33,6 +33,7 @@ import { describeCleanup } from './cleanup';
 import { describeHardening } from './hardening';
 import { describeMemberCallbacks } from './member-callbacks';
 import { describeGraphs } from './graphs';
+import { describePriority } from './priority';
 
 export interface ScenarioEnv {
   store: Store;
@@ -724,6 +725,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
     describeCleanup({ setup, until, env: () => env!, wait, testTimeout });
     describeMemberCallbacks({ setup, until, env: () => env!, wait, testTimeout });
     describeGraphs({ setup, until, env: () => env!, wait, testTimeout });
+    describePriority({ setup, until, env: () => env!, wait, testTimeout });
 
     describe('time to live', () => {
       it('leaves no key without a TTL, and none above the configured maximum, after workflows finish', async () => {
