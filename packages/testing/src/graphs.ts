@@ -237,6 +237,30 @@ export function describeGraphs({ setup, until, env, wait, testTimeout }: Scenari
       expect(await mf.load(graph.key)).toBeNull();
     }, testTimeout);
 
+    it('run() within the deletion window reruns a graph from its entry, routing on the new outputs', async () => {
+      const { mf, rec, task } = await setup();
+      const pick = task('pick', (n: number) => ({ n }));
+      const even = task('even', () => 'even');
+      const odd = task('odd', () => 'odd');
+      const onOk = task('on-ok');
+      await mf.start();
+      const graph = await mf.graph({
+        nodes: { pick, even, odd },
+        edges: [
+          { from: 'pick', to: 'even', when: { path: 'n', in: [0, 2, 4] } },
+          { from: 'pick', to: 'odd', default: true },
+        ],
+        success: onOk,
+      });
+      expect(await graph.run(2, { timeoutMs: wait })).toEqual({ even: 'even' });
+      await until(() => rec.count('on-ok') === 1, 'the first success callback');
+      await graph.remove();
+      expect(await graph.run(3, { timeoutMs: wait })).toEqual({ odd: 'odd' });
+      await until(() => rec.count('on-ok') === 2, 'the second success callback');
+      expect([rec.count('pick'), rec.count('even'), rec.count('odd')]).toEqual([2, 1, 1]);
+      expect(await graph.counts()).toMatchObject({ total: 2, done: 2, queued: 0, running: 0 });
+    }, testTimeout);
+
     it('refuses a bad shape with InvalidGraphError before anything is stored', async () => {
       const { mf, task } = await setup();
       const a = task('a');
