@@ -76,3 +76,24 @@ export function checkTaskOptions(name: string, taskOptions: object): void {
     throw new InvalidArgumentError(`task "${name}" option input must be a schema, got ${show(options.input)}`);
   }
 }
+
+/** `run()` / `wait()` options: checked before anything starts. */
+export function checkRunOptions(options: unknown): void {
+  checkOptions(options, 'run/wait options');
+  const timeoutMs = (options as { timeoutMs?: unknown } | undefined)?.timeoutMs;
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+    throw new InvalidArgumentError(`timeoutMs must be a number of milliseconds, 0 or more, got ${show(timeoutMs)}`);
+  }
+}
+
+/** Refuses option names it does not know (a misspelt `sucess` would otherwise be ignored). */
+export function checkKnownOptions(options: object | undefined, known: readonly string[], where: string): void {
+  for (const name of Object.keys(options ?? {})) {
+    if (!known.includes(name)) throw new InvalidArgumentError(`unknown option "${name}" in ${where}; known: ${known.join(', ')}`, { details: { where, option: name } });
+  }
+}
+
+export const SIGN_OPTIONS = ['kwargs', 'successCallbacks', 'errorCallbacks', 'cleanup', 'inputSchema', 'priority', 'status', 'creationTime'] as const;
+export const CHAIN_OPTIONS = ['name', 'success', 'error', 'cleanup', 'kwargs'] as const;
+export const SWARM_OPTIONS = ['name', 'config', 'success', 'error', 'cleanup', 'memberSuccess', 'memberError', 'kwargs'] as const;
+export const GRAPH_OPTIONS = ['nodes', 'edges', 'entry', 'name', 'success', 'error', 'cleanup', 'kwargs', 'maxConcurrency'] as const;

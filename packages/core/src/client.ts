@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { TSchema } from 'typebox';
-import { checkInput, checkName, checkOptions, checkTaskOptions, checkTime, show, storedKwargs } from './arguments';
+import { CHAIN_OPTIONS, checkInput, checkKnownOptions, checkName, checkOptions, checkRunOptions, checkTaskOptions, checkTime, GRAPH_OPTIONS, show, SIGN_OPTIONS, storedKwargs, SWARM_OPTIONS } from './arguments';
 import { resolveConfig, type MageflowConfig, type ResolvedConfig } from './config';
 import {
   InvalidArgumentError,
@@ -71,8 +71,8 @@ export interface TaskHandle<I = unknown, O = unknown> {
 
 /** Anything that can stand for a signature: a task name or handle, a signature, or a signature key. */
 export type SignatureInput = string | TaskHandle<any, any> | Signature;
-/** A member of a chain or swarm: a signature input, or a task with its sign options. */
-export type MemberInput = SignatureInput | ({ task: string | TaskHandle<any, any> } & SignOptions);
+/** A member of a chain, swarm or graph: a signature input, or one with sign options (an existing signature takes only `priority`). */
+export type MemberInput = SignatureInput | ({ task: SignatureInput } & SignOptions);
 type OneOrMany<T> = T | readonly T[];
 
 export interface SignOptions {
@@ -159,6 +159,8 @@ interface Prepared {
   created: SignatureRecord[];
   /** an existing signature, adopted into the container on commit. */
   adopt?: true;
+  /** its priority before the adoption gave it another (null: none), restored if the adoption is undone. */
+  priorPriority?: Priority | null;
   /** existing signatures that become cleanups (of `owner`) on commit. */
   cleanupAdoptions?: { key: string; owner: string }[];
 }
@@ -213,6 +215,7 @@ export class Mageflow {
       // The message is checked before the signature is stored: a refused message leaves nothing behind.
       run: async (message?: I, runOptions?: RunOptions): Promise<Awaited<O>> => {
         encodeValue(message, 'the message');
+        checkRunOptions(runOptions);
         const signature = await this.sign(handle);
         return (await signature.run(message, runOptions)) as Awaited<O>;
       },
@@ -246,6 +249,7 @@ export class Mageflow {
     if (!Array.isArray(members)) throw new InvalidArgumentError(`mf.chain() takes a list of members, got ${show(members)}`);
     if (members.length < 2) throw new InvalidArgumentError(`a chain needs at least 2 members, got ${members.length}`);
     checkOptions(options, 'mf.chain() options');
+    checkKnownOptions(options, CHAIN_OPTIONS, 'mf.chain() options');
     const key = newKey('chain');
     const kwargs = storedKwargs(options.kwargs, 'the chain');
     const prepared = await this.internals.prepare(members.map((m, i) => memberSpec(m, `chain member ${i}`)), { key, kind: 'chain' });
@@ -264,7 +268,7 @@ export class Mageflow {
       await this.store.swarmAdd(key, record.members!, { maxTaskAllowed: members.length, ttlSec: this.runtime.ttl('chain', 'active') });
     } catch (error) {
       // all or none: what was created goes, what was adopted is released
-      const adopted = prepared.filter((p) => p.adopt).map((p) => p.record.key);
+      const adopted = prepared.filter((p) => p.adopt);
       await this.internals.rollback(all.flatMap((p) => p.created.map((r) => r.key)), adopted, key, callbacks.adoptions).catch(() => undefined);
       throw error;
     }
@@ -275,6 +279,7 @@ export class Mageflow {
   async swarm(members: readonly MemberInput[] = [], options: SwarmOptions = {}): Promise<SwarmSignature> {
     if (!Array.isArray(members)) throw new InvalidArgumentError(`mf.swarm() takes a list of members, got ${show(members)}`);
     checkOptions(options, 'mf.swarm() options');
+    checkKnownOptions(options, SWARM_OPTIONS, 'mf.swarm() options');
     if (options.config !== undefined && (typeof options.config !== 'object' || options.config === null)) {
       throw new InvalidArgumentError(`swarm config must be an object, got ${show(options.config)}`);
     }
@@ -296,8 +301,8 @@ export class Mageflow {
     const specs = members.map((m, i) => memberSpec(m, `swarm member ${i}`));
     const prepared = await this.internals.prepare(specs, { key, kind: 'swarm' });
     const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
-    const onSuccess = await this.internals.memberTemplates(options.memberSuccess, 'memberSuccess');
-    const onError = await this.internals.memberTemplates(options.memberError, 'memberError');
+    const onSuccess = await this.internals.memberTemplates(key, options.memberSuccess, 'memberSuccess');
+    const onError = await this.internals.memberTemplates(key, options.memberError, 'memberError');
     const record: SignatureRecord = {
       ...baseRecord(key, 'swarm', 'mageflow.swarm', kwargs),
       ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
@@ -351,7 +356,7 @@ export class Mageflow {
       // The entry nodes wait in its queue; the others are queued as they become ready.
       await this.store.swarmAdd(key, shape.entries.map((i) => record.members![i]!), { ttlSec: this.runtime.ttl('graph', 'active') });
     } catch (error) {
-      const adopted = prepared.filter((p) => p.adopt).map((p) => p.record.key);
+      const adopted = prepared.filter((p) => p.adopt);
       await this.internals.rollback(all.flatMap((p) => p.created.map((r) => r.key)), adopted, key, callbacks.adoptions).catch(() => undefined);
       throw error;
     }
@@ -588,6 +593,7 @@ export class Internals {
     const ok = await this.prepare(list(success, `success ${where}`), undefined);
     const bad = await this.prepare(list(error, `error ${where}`), undefined);
     const after = await this.prepare(list(cleanup, `cleanup ${where}`), undefined);
+    for (const p of [...ok, ...bad]) if (p.created.includes(p.record)) p.record.callbackOf = owner;
     const adoptions: { key: string; owner: string }[] = [];
     for (const p of after) {
       if (p.created.includes(p.record)) p.record.cleanupOf = owner;
@@ -608,16 +614,17 @@ export class Internals {
    * A swarm's per-member callbacks: tasks, copied for every member that ends (so
    * without callbacks or cleanups of their own, which a copy could not start once).
    */
-  async memberTemplates(given: OneOrMany<SignatureInput> | undefined, option: string): Promise<Prepared[]> {
+  async memberTemplates(owner: string, given: OneOrMany<SignatureInput> | undefined, option: string): Promise<Prepared[]> {
     if (given === undefined) return [];
     const items = Array.isArray(given) ? given : [given as SignatureInput];
     items.forEach((task, i) => checkInput(task, `${option} ${i}`));
     const prepared = await this.prepare(items.map((task) => ({ task, options: {} })), undefined);
-    for (const { record } of prepared) {
+    for (const { record, created } of prepared) {
       const extra = hasOwnCallbacks(record);
       if (record.kind !== 'task' || extra || record.status !== 'pending' || record.parent !== undefined) {
         throw new InvalidArgumentError(`${option} takes tasks without callbacks, cleanups or a container of their own; "${record.key}" is a ${record.status} ${record.kind}${extra ? ' with callbacks' : ''}`);
       }
+      if (created.includes(record)) record.callbackOf = owner;
     }
     return prepared;
   }
@@ -629,20 +636,38 @@ export class Internals {
    */
   async prepare(inputs: readonly { task: SignatureInput; options: SignOptions }[], parent: { key: string; kind: Kind } | undefined): Promise<Prepared[]> {
     const out: Prepared[] = [];
+    const adopting = new Set<string>();
+    let enclosing: string[] | undefined; // read once, at the first existing signature
     for (const [i, { task, options }] of inputs.entries()) {
       const where = parent ? `${parent.kind} member ${i}` : 'the signature';
       checkOptions(options, `${where} options`);
+      checkKnownOptions(options, SIGN_OPTIONS, `${where} options`);
       if (options?.priority !== undefined && !isPriority(options.priority)) {
         throw new InvalidArgumentError(`priority of ${where} must be one of ${PRIORITIES.join(', ')}, got ${show(options.priority)}`);
       }
       if (task instanceof Signature || (typeof task === 'string' && KEY_PATTERN.test(task))) {
         const key = typeof task === 'string' ? task : task.key;
-        const record = await this.load(key);
-        if (parent && (record.status !== 'pending' || record.dispatchedAt !== undefined || record.parent !== undefined)) {
-          throw new InvalidArgumentError(`${where} "${key}" cannot join a ${parent.kind}: it is ${record.status}${record.parent ? ` and already in ${record.parent}` : ''}`);
+        const given = Object.keys(options ?? {}).filter((o) => o !== 'priority' && (options as Record<string, unknown>)[o] !== undefined);
+        if (given.length > 0) {
+          throw new InvalidArgumentError(`${where} "${key}" is an existing signature: ${given.join(', ')} cannot be given with it (it was set when it was signed); only a priority can`);
         }
-        if (options?.priority !== undefined) record.priority = options.priority; // written as it is adopted
-        out.push({ record, created: [], ...(parent ? { adopt: true as const } : {}) });
+        if (adopting.has(key)) throw new InvalidArgumentError(`${where} "${key}" is listed twice`);
+        if (parent && (enclosing ??= await this.enclosing(parent.key)).includes(key)) {
+          throw new InvalidArgumentError(`${where} "${key}" cannot join ${parent.kind} "${parent.key}": it is that ${parent.kind} or contains it`);
+        }
+        const record = await this.load(key);
+        const holder = record.cleanupOf ?? record.callbackOf;
+        if (parent && (record.status !== 'pending' || record.dispatchedAt !== undefined || record.parent !== undefined || holder !== undefined)) {
+          const why = holder !== undefined ? `a callback or cleanup of ${holder}` : `${record.status}${record.parent ? ` and already in ${record.parent}` : ''}`;
+          throw new InvalidArgumentError(`${where} "${key}" cannot join a ${parent.kind}: it is ${why}`);
+        }
+        adopting.add(key);
+        const prepared: Prepared = { record, created: [], ...(parent ? { adopt: true as const } : {}) };
+        if (parent && options?.priority !== undefined && options.priority !== record.priority) {
+          prepared.priorPriority = record.priority ?? null; // restored if the add is refused
+          record.priority = options.priority; // written as it is adopted
+        }
+        out.push(prepared);
         continue;
       }
       const name = typeof task === 'string' ? task : task.name;
@@ -685,12 +710,12 @@ export class Internals {
     const isMember = (r: SignatureRecord) => parent !== undefined && r.parent === parent.key;
     await this.create(created.filter((r) => !isMember(r)), { track: true });
     await this.create(created.filter(isMember), { track: false, batchSize: options.batchSize });
-    const adopted: string[] = [];
+    const adopted: Prepared[] = [];
     const cleanups: { key: string; owner: string }[] = [];
     try {
       for (const p of prepared.filter((p) => p.adopt)) {
         await this.adopt(p.record.key, parent!, p.record.index, p.record.priority);
-        adopted.push(p.record.key);
+        adopted.push(p);
       }
       for (const adoption of prepared.flatMap((p) => p.cleanupAdoptions ?? [])) {
         await this.adoptCleanup(adoption.key, adoption.owner);
@@ -702,10 +727,23 @@ export class Internals {
     }
   }
 
+  /** A container and the containers around it, innermost first: none of them can become its member. */
+  private async enclosing(container: string): Promise<string[]> {
+    const chain = [container];
+    for (let key: string | undefined = container; key !== undefined && chain.length < 1000; ) {
+      key = (await this.runtime.store.getRecord(key))?.parent;
+      if (key !== undefined) chain.push(key);
+    }
+    return chain;
+  }
+
   /** Undoes a commit: created records go, adopted ones are on their own again. */
-  async rollback(created: readonly string[], adopted: readonly string[], parent: string, cleanups: readonly { key: string; owner: string }[] = []): Promise<void> {
+  async rollback(created: readonly string[], adopted: readonly Prepared[], parent: string, cleanups: readonly { key: string; owner: string }[] = []): Promise<void> {
     await this.runtime.store.deleteRecords(created);
-    for (const key of adopted) await this.runtime.store.updateRecord(key, { expect: { parent }, unset: ['parent', 'index'], track: true });
+    for (const { record, priorPriority } of adopted) {
+      const restore = priorPriority === undefined ? {} : priorPriority === null ? { unset: ['parent', 'index', 'priority'] as const } : { set: { priority: priorPriority } };
+      await this.runtime.store.updateRecord(record.key, { expect: { parent }, unset: ['parent', 'index'], track: true, ...restore });
+    }
     for (const { key, owner } of cleanups) await this.runtime.store.updateRecord(key, { expect: { cleanupOf: owner }, unset: ['cleanupOf'] });
   }
 
@@ -728,7 +766,7 @@ export class Internals {
   /** An existing signature becomes a member of `parent`: only while it is pending and nobody's member. */
   private async adopt(key: string, parent: { key: string; kind: Kind }, index: number | undefined, priority: Priority | undefined): Promise<void> {
     const adopted = await this.runtime.store.updateRecord(key, {
-      expect: { status: ['pending'], dispatchedAt: null, parent: null },
+      expect: { status: ['pending'], dispatchedAt: null, parent: null, cleanupOf: null },
       set: { parent: parent.key, index, priority },
       untrack: true,
     });
@@ -783,13 +821,21 @@ export class Internals {
     }
     if (!added.ok) {
       // all or none: what was created goes, what was adopted is released
-      await this.rollback(prepared.flatMap((p) => p.created.map((r) => r.key)), prepared.filter((p) => p.adopt).map((p) => p.record.key), swarmKey);
+      await this.rollback(prepared.flatMap((p) => p.created.map((r) => r.key)), prepared.filter((p) => p.adopt), swarmKey);
       // a swarm that closed by reaching maxTaskAllowed refuses as "too many", as the early check does
       const full = added.reason === 'too_many' || (max !== undefined && added.counts.total >= max);
       if (full) throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members`);
       throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
     }
-    const current = await this.runtime.load(swarmKey);
+    // A cancel marks the swarm canceled before it collects its members, so an add that
+    // still finds it uncanceled here was collected with it; one that does not undoes itself.
+    const current = await this.runtime.store.getRecord(swarmKey);
+    if (!current || current.status === 'canceled') {
+      await this.rollback(prepared.flatMap((p) => p.created.map((r) => r.key)), prepared.filter((p) => p.adopt), swarmKey);
+      if (!current) await this.runtime.store.deleteRecords([swarmKey]); // the swarm state this add left behind
+      if (current || (await this.wasCanceled(swarmKey))) throw new SwarmIsCanceledError(`swarm "${swarmKey}" was canceled`, { details: { key: swarmKey } });
+      throw new SignatureNotFoundError(`no swarm is stored under "${swarmKey}"`, { details: { key: swarmKey } });
+    }
     if (current.status === 'active') await fillContainer(this.runtime, current);
     return keys;
   }
@@ -817,6 +863,7 @@ export class Internals {
   }
 
   async waitFor(key: string, options: RunOptions): Promise<unknown> {
+    checkRunOptions(options);
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
     let wake: () => void = () => {};
     const off = this.runtime.onEnd(key, () => wake());

@@ -2,9 +2,9 @@
  * Handles on stored signatures. A handle holds the record as last read; the
  * lifecycle methods act on the stored one and refresh the handle.
  */
-import { checkInput } from './arguments';
+import { checkInput, checkRunOptions } from './arguments';
 import { ConfirmationRequiredError, InvalidArgumentError, SignatureNotFoundError, type ErrorInfo } from './errors';
-import { decodeValue } from './model/values';
+import { decodeValue, encodeValue } from './model/values';
 import type { Priority } from './model/priority';
 import type { SignatureRecord, SwarmConfig } from './model/record';
 import type { Kind, Status } from './model/status';
@@ -93,6 +93,7 @@ export class Signature {
 
   /** Starts it and waits for its result; a failure rejects with TaskFailedError. */
   async run(message?: unknown, options: RunOptions = {}): Promise<unknown> {
+    checkRunOptions(options);
     await this.mf.runNoWait(this.key, message);
     return this.mf.waitFor(this.key, options);
   }
@@ -181,6 +182,7 @@ export class SwarmSignature extends Signature {
 
   /** addTask, then run the swarm if it has not started. */
   async addTaskAndRun(task: SignatureInput, message?: unknown): Promise<string> {
+    encodeValue(message, 'the message'); // refused before the member is added
     const key = await this.addTask(task);
     await this.runIfPending(message);
     return key;
@@ -188,6 +190,7 @@ export class SwarmSignature extends Signature {
 
   /** addTasks, then run the swarm if it has not started. */
   async addTasksAndRun(tasks: readonly MemberInput[], message?: unknown, options: AddTasksOptions = {}): Promise<string[]> {
+    encodeValue(message, 'the message'); // refused before the members are added
     const keys = await this.addTasks(tasks, options);
     await this.runIfPending(message);
     return keys;

@@ -121,3 +121,17 @@ describe('the memory store drops what expired', () => {
     await mf.close();
   }, 60_000);
 });
+
+describe('option names', () => {
+  it('a misspelt option is refused, naming it, before anything is stored', async () => {
+    const store = new MemoryStore();
+    const mf = new Mageflow({ store, config: { sweepEveryMs: false } });
+    const work = mf.task('work', () => 1);
+    await expect(mf.sign(work, { kwarg: { a: 1 } } as never)).rejects.toThrow(/unknown option "kwarg"/);
+    await expect(mf.chain([work, work], { sucess: work } as never)).rejects.toThrow(/unknown option "sucess"/);
+    await expect(mf.swarm([work], { memberSucess: work } as never)).rejects.toThrow(/unknown option "memberSucess"/);
+    await expect(mf.swarm([{ task: work, priorty: 'high' } as never])).rejects.toThrow(/unknown option "priorty" in swarm member 0/);
+    await expect(mf.swarm([work], { sucess: work } as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(store.size().records).toBe(0);
+  });
+});

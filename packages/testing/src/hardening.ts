@@ -304,6 +304,120 @@ export function describeHardening({ setup, until, env, wait, testTimeout }: Scen
       expect(await running.wait({ timeoutMs: wait })).toBe('slow done');
     }, testTimeout);
 
+    it("a swarm member's error callbacks get the message it was run with, as a lone task's do", async () => {
+      const { mf, rec, task } = await setup();
+      const boom = task('boom', () => {
+        throw new Error('member fails');
+      });
+      const onError = task('on-error');
+      const onMemberError = task('on-member-error');
+      await mf.start();
+      const member = await mf.sign(boom, { kwargs: { k: 1 }, errorCallbacks: [onError] });
+      const swarm = await mf.swarm([member], { memberError: onMemberError });
+      await swarm.close();
+      await swarm.run({ msg: 'swarm' }, { timeoutMs: wait });
+      await until(() => rec.count('on-error') === 1 && rec.count('on-member-error') === 1, 'both error callbacks');
+      expect(rec.values('boom')).toEqual([{ msg: 'swarm', k: 1 }]);
+      expect(rec.values('on-error')).toEqual([expect.objectContaining({ input: { msg: 'swarm' }, key: member.key })]);
+      expect(rec.values('on-member-error')).toEqual([expect.objectContaining({ input: { msg: 'swarm' }, key: member.key, index: 0 })]);
+    }, testTimeout);
+
+    it('addTaskAndRun and addTasksAndRun refuse a message that cannot be stored before adding anything', async () => {
+      const { mf, task } = await setup();
+      const work = task('work');
+      await mf.start();
+      const swarm = await mf.swarm([]);
+      const before = await storedKeys();
+      await expect(swarm.addTaskAndRun(work, { fn: () => 1 })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(swarm.addTasksAndRun([work, work], { fns: [Symbol('not storable')] })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(await swarm.counts()).toMatchObject({ total: 0, queued: 0 });
+      expect(await storedKeys()).toEqual(before);
+    }, testTimeout);
+
+    it('a container cannot become its own member, or a member of what it contains', async () => {
+      const { mf, task } = await setup();
+      const work = task('work');
+      const swarm = await mf.swarm([work]);
+      await expect(swarm.addTasks([swarm])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(swarm.key) });
+      const inner = await mf.swarm([work]);
+      const outer = await mf.chain([work, inner]);
+      await expect(inner.addTask(outer)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(outer.key) });
+      expect((await mf.load(swarm.key))?.toJSON().parent).toBeUndefined();
+      expect((await mf.load(outer.key))?.toJSON().parent).toBeUndefined();
+      expect(await inner.counts()).toMatchObject({ total: 1 });
+    }, testTimeout);
+
+    it("a signature that is another's callback or cleanup cannot join a container", async () => {
+      const { mf, task } = await setup();
+      const work = task('work');
+      const done = task('done');
+      const tidy = task('tidy');
+      const swarm = await mf.swarm([work], { success: done, memberSuccess: done });
+      const owner = await mf.sign(work, { cleanup: tidy });
+      const template = (await mf.load(swarm.key))!.toJSON().memberSuccessCallbacks![0]!;
+      for (const held of [swarm.successCallbacks[0]!, owner.cleanupCallbacks[0]!, template]) {
+        await expect(swarm.addTask(held)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(held) });
+        expect((await mf.load(held))?.toJSON().parent).toBeUndefined();
+      }
+      expect(await swarm.counts()).toMatchObject({ total: 1 });
+    }, testTimeout);
+
+    it('an existing signature listed twice, or given options it cannot take, is refused with nothing changed', async () => {
+      const { mf, task } = await setup();
+      const work = task('work');
+      const cb = task('cb');
+      const sig = await mf.sign(work, { priority: 'low' });
+      const swarm = await mf.swarm([]);
+      await expect(swarm.addTasks([{ task: sig, priority: 'high' }, sig])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('twice') });
+      await expect(swarm.addTask(sig, { kwargs: { extra: 2 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('kwargs') });
+      await expect(swarm.addTasks([{ task: sig, successCallbacks: [cb], priority: 'high' }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('successCallbacks') });
+      const stored = (await mf.load(sig.key))!;
+      expect([stored.priority, stored.toJSON().parent]).toEqual(['low', undefined]);
+      expect(await swarm.counts()).toMatchObject({ total: 0 });
+      await swarm.addTask(sig, { priority: 'high' }); // a priority it can take
+      expect((await mf.load(sig.key))!.priority).toBe('high');
+    }, testTimeout);
+
+    it('members added while the swarm is canceled or deleted are never left behind', async () => {
+      const { mf, task } = await setup();
+      const work = task('work');
+      await mf.start();
+      const store = env().store;
+      const swarmAdd = store.swarmAdd;
+      try {
+        for (const end of ['cancel', 'delete'] as const) {
+          const swarm = await mf.swarm([work], { config: { maxConcurrency: 1 } });
+          const before = await storedKeys();
+          // the swarm goes after the members are stored and before they are queued: the worst moment
+          store.swarmAdd = async (key, ...rest) => {
+            if (key === swarm.key) await (end === 'cancel' ? swarm.cancel({ confirm: true }) : mf.delete(swarm.key));
+            return swarmAdd.call(store, key, ...rest);
+          };
+          const added = await swarm.addTasks(Array.from({ length: 20 }, () => work)).then(() => 'added', (e: { code?: string }) => e.code);
+          store.swarmAdd = swarmAdd;
+          expect(added).toBe(end === 'cancel' ? 'SWARM_IS_CANCELED' : 'SIGNATURE_NOT_FOUND');
+          const left = (await storedKeys())?.filter((k) => !before!.includes(k) && !k.includes(':audit:'));
+          if (left) expect(left).toEqual([]);
+          expect(await store.swarmCounts(swarm.key)).toMatchObject({ total: 0 });
+        }
+      } finally {
+        store.swarmAdd = swarmAdd;
+      }
+    }, testTimeout);
+
+    it('run and wait options are checked before anything starts', async () => {
+      const { mf, task } = await setup();
+      const work = task('work');
+      await mf.start();
+      const sig = await mf.sign(work);
+      await expect(sig.run({}, { timeoutMs: 'abc' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('timeoutMs') });
+      await expect(sig.run({}, { timeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect((await mf.load(sig.key))!.status).toBe('pending');
+      await expect(sig.wait(null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(mf.waitFor(sig.key, { timeoutMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(work.run({}, { timeoutMs: Infinity })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }, testTimeout);
+
     it('a swarm keeps its message once: members do not copy it', async () => {
       const { mf, rec, task } = await setup();
       const member = task('member', ({ big, i }: { big: string; i: number }) => `${i}:${big.length}`);

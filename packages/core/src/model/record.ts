@@ -75,6 +75,8 @@ export const SignatureRecordSchema = Type.Object({
   errorCallbacks: Type.Array(Type.String()),
   /** signatures started once when it ends, however it ends (done, failed, interrupted, canceled). */
   cleanupCallbacks: Type.Optional(Type.Array(Type.String())),
+  /** on a callback made with its owner (success, error or per-member): the owner; such a signature cannot join a container. */
+  callbackOf: Type.Optional(Type.String()),
   /** on a cleanup signature: the signature it cleans up after. */
   cleanupOf: Type.Optional(Type.String()),
   /** why its cleanup failed (a cleanup function of its task, or a cleanup signature): never its own outcome. */

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
 import type { Runtime } from './runtime';
+import { memberMessage } from './container';
 import { fire } from './settle';
 
 /** What a member success callback is sent. */
@@ -49,7 +50,7 @@ export async function fireMemberCallbacks(
   const index = member?.index === undefined ? {} : { index: member.index };
   const message: MemberSuccessMessage | MemberErrorMessage = outcome.ok
     ? { result: outcome.result ?? null, key: memberKey, ...index }
-    : { error: outcome.error, input: member?.message?.value ?? null, key: memberKey, ...index };
+    : { error: outcome.error, input: (member?.message ? member.message.value : member ? await memberMessage(rt, swarm, memberKey) : null) ?? null, key: memberKey, ...index };
   for (const template of templates) {
     const copy = await copyOf(rt, template, memberKey);
     if (copy) await fire(rt, [copy], message, 'per-member callback');

@@ -6,7 +6,7 @@
  */
 import { InvalidTransitionError, SignatureNotFoundError, type ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import { startSignature } from './dispatch';
+import { messageFor, startSignature } from './dispatch';
 import type { Runtime } from './runtime';
 import { cleanupsEnded, continueOwner, reportCleanupFailure, startCleanups } from './cleanup';
 import { onMemberEnd } from './container';
@@ -40,7 +40,7 @@ export async function settle(rt: Runtime, record: SignatureRecord, parent?: Sign
   } else {
     const message: ErrorCallbackMessage = {
       error: record.error ?? failedWithoutError,
-      input: record.message?.value ?? null,
+      input: (await messageFor(rt, record)) ?? null, // a swarm member's is its swarm's, not kept on it
       key: record.key,
     };
     await fire(rt, record.errorCallbacks, message);
