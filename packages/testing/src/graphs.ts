@@ -212,7 +212,7 @@ export function describeGraphs({ setup, until, env, wait, testTimeout }: Scenari
       expect([rec.count('slow'), rec.count('after'), rec.count('fast'), rec.count('last')]).toEqual([1, 1, 1, 1]);
     }, testTimeout);
 
-    it('cancel of a nested tree ends it without a hang and runs the cleanup of every level, innermost first', async () => {
+    it('cancel of a nested tree ends it without a hang and runs the cleanup of every level once', async () => {
       const { mf, rec, task } = await setup();
       const gate = new Gate();
       const slow = task('slow', async () => (await gate.opened, 'slow'));
