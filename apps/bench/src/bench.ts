@@ -11,6 +11,9 @@
  *                       member's have run
  *   chain-N             N sequential steps, step k gets k-1 and returns k; from creating the chain
  *                       until its run is done (N = 100, 1,000, 10,000; not 10,000 on Hatchet)
+ *   graph-N             N nodes: a root fanning out to N-2 branches, half taken by a condition on its
+ *                       output and half skipped, joined by one node; from creating the graph until
+ *                       its run is done (N = 1,000)
  *   create-signatures   mf.sign, 100 at a time
  *   raw-hatchet-*       the same no-op runs through the Hatchet SDK alone, and Mageflow's overhead
  *                       over them (hatchet-overhead)
@@ -28,7 +31,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dropLeftovers, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
-type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
+type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'graph' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
 
 /** What one child process runs: a Mageflow workload on a backend, or a BullMQ one. */
 interface Job {
@@ -38,7 +41,7 @@ interface Job {
   backend?: string;
 }
 
-const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
+const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain', 'graph'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
 
 // --- child ------------------------------------------------------------------------------
 
@@ -55,6 +58,7 @@ async function child(job: Job) {
     const run = {
       swarm: workloads.swarm,
       chain: workloads.chain,
+      graph: workloads.graph,
       'swarm-member-callbacks': (b: Parameters<typeof workloads.swarm>[0], n: number) => workloads.swarm(b, n, true),
       'create-signatures': workloads.createSignatures,
       'raw-hatchet-bulk': workloads.rawHatchetBulk,
@@ -145,6 +149,7 @@ async function parent() {
       ...swarms.map((n) => ours('swarm', n)),
       ours('swarm-member-callbacks', swarms[0]!),
       ...chains.map((n) => ours('chain', n)),
+      ours('graph', tenth(1000)),
       ours('create-signatures', tenth(backend.sizes.create)),
     ];
     if (backend.name === 'redis+hatchet') jobs.push(ours('raw-hatchet-bulk', swarms[0]!), ours('raw-hatchet-sequential', chains[chains.length - 1]!));

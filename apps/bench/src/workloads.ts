@@ -126,6 +126,48 @@ export async function chain(backend: Backend, steps: number): Promise<Figures> {
   }
 }
 
+/**
+ * graph-N: N nodes; a root fans out to N-2 branches, every other one taken (a `when` on the
+ * root's output) and the others skipped, all joined by one node that gets the taken branches'
+ * outputs by name. From creating the graph until its run is done.
+ */
+export async function graph(backend: Backend, nodes: number): Promise<Figures> {
+  const { mf, close, commands } = await client(backend);
+  try {
+    const step = mf.task('step', async (n: number) => n + 1);
+    const join = mf.task('join', async (outputs: Record<string, number>) => Object.keys(outputs).length);
+    await mf.start();
+    const idle = await background(commands);
+    const before = await commands?.();
+
+    const branches = nodes - 2;
+    const shape: Record<string, typeof step> = { root: step, join: join as unknown as typeof step };
+    const edges: { from: string; to: string; when?: { gte: number } | { lt: number } }[] = [];
+    for (let i = 0; i < branches; i++) {
+      shape[`b${i}`] = step;
+      edges.push({ from: 'root', to: `b${i}`, when: i % 2 === 0 ? { gte: 0 } : { lt: 0 } }, { from: `b${i}`, to: 'join' });
+    }
+    const t0 = performance.now();
+    const workflow = await mf.graph({ nodes: shape, edges, maxConcurrency: 100 });
+    const created = performance.now();
+    const result = (await workflow.run(0, { timeoutMs: WAIT_MS })) as { join: number };
+    const wallMs = performance.now() - t0;
+
+    const after = await commands?.();
+    if (result.join !== Math.ceil(branches / 2)) throw new Error(`the graph returned ${JSON.stringify(result)}, expected ${Math.ceil(branches / 2)} joined branches`);
+    return {
+      nodes,
+      wallMs: round(wallMs),
+      creationMs: round(created - t0),
+      msPerNode: round(wallMs / nodes, 3),
+      ...perUnit(before, after, nodes, 'Node'),
+      ...idle,
+    };
+  } finally {
+    await close();
+  }
+}
+
 /** create-signatures: mf.sign, 100 at a time. */
 export async function createSignatures(backend: Backend, count: number): Promise<Figures> {
   const { mf, close } = await client(backend);

@@ -4,7 +4,7 @@
  * the top, lifecycle of a nested tree, and `mf.tree()`. Part of the scenario suite.
  */
 import { describe, expect, it } from '@jest/globals';
-import { InvalidGraphError, Mageflow, TaskCanceledError, TaskFailedError, type ErrorCallbackMessage, type Store } from '@mageflow/core';
+import { InvalidGraphError, Mageflow, TaskCanceledError, TaskFailedError, type ErrorCallbackMessage, type Store, type TaskContext } from '@mageflow/core';
 import { delay } from './helpers';
 import type { ScenarioContext } from './hardening';
 
@@ -190,6 +190,60 @@ export function describeGraphs({ setup, until, env, wait, testTimeout }: Scenari
       expect(tree.toMermaid()).toMatch(/^flowchart TD/);
     }, testTimeout);
 
+    it('a graph and a chain as nodes of a graph: the join gets their results by name', async () => {
+      const { mf, rec, task } = await setup();
+      const prep = task('prep', (n: number) => n);
+      const x = task('x', (n: number) => n * 10);
+      const y = task('y', (n: number) => n + 1);
+      const a = task('a', (n: number) => n + 100);
+      const b = task('b', (n: number) => n * 2);
+      const fin = task('fin', (input: unknown) => input);
+      const onInner = task('on-inner');
+      await mf.start();
+      const inner = await mf.graph({ nodes: { x, y }, edges: [{ from: 'x', to: 'y' }], success: onInner });
+      const steps = await mf.chain([a, b]);
+      const outer = await mf.graph({
+        nodes: { prep, inner, steps, fin },
+        edges: [
+          { from: 'prep', to: 'inner' },
+          { from: 'prep', to: 'steps' },
+          { from: 'inner', to: 'fin' },
+          { from: 'steps', to: 'fin' },
+        ],
+      });
+      expect(await outer.run(1, { timeoutMs: wait })).toEqual({ fin: { inner: { y: 11 }, steps: 202 } });
+      await until(() => rec.count('on-inner') === 1, 'the inner graph\'s callback');
+      expect(rec.values('on-inner')).toEqual([{ y: 11 }]);
+      const tree = await mf.tree(outer.key);
+      expect(tree.members!.map((m) => [m.name, m.kind, m.status])).toEqual([
+        ['prep', 'task', 'done'], ['inner', 'graph', 'done'], ['steps', 'chain', 'done'], ['fin', 'task', 'done'],
+      ]);
+      expect(tree.members![1]!.members!.map((m) => m.name)).toEqual(['x', 'y']);
+    }, testTimeout);
+
+    it('interrupting a graph stops its running nodes; resume runs them again and goes on', async () => {
+      const { mf, rec, task } = await setup();
+      let attempts = 0;
+      // the first attempt waits until it is interrupted (the helper hands tasks their context)
+      const slow = task('slow', async (_input: unknown, ctx?: TaskContext) => {
+        attempts += 1;
+        if (attempts === 1) await new Promise((_, reject) => ctx!.signal.addEventListener('abort', () => reject(ctx!.signal.reason)));
+        return 'slow';
+      });
+      const next = task('next', (input: unknown) => input);
+      await mf.start();
+      const graph = await mf.graph({ nodes: { slow, next }, edges: [{ from: 'slow', to: 'next' }] });
+      await graph.runNoWait({});
+      await until(() => rec.count('slow') === 1, 'the first node to start');
+      await graph.interrupt();
+      expect(await mf.load(graph.key).then((g) => g?.status)).toBe('interrupted');
+      await delay(200);
+      expect(rec.count('next')).toBe(0);
+      await graph.resume();
+      expect(await graph.wait({ timeoutMs: wait })).toEqual({ next: 'slow' });
+      expect([rec.count('slow'), rec.count('next')]).toEqual([2, 1]);
+    }, testTimeout);
+
     it('suspend of a nested tree mid-run holds every branch; resume continues each where it stopped, once', async () => {
       const { mf, rec, task } = await setup();
       const gate = new Gate();
@@ -212,7 +266,7 @@ export function describeGraphs({ setup, until, env, wait, testTimeout }: Scenari
       expect([rec.count('slow'), rec.count('after'), rec.count('fast'), rec.count('last')]).toEqual([1, 1, 1, 1]);
     }, testTimeout);
 
-    it('cancel of a nested tree ends it without a hang and runs the cleanup of every level, innermost first', async () => {
+    it('cancel of a nested tree ends it without a hang and runs the cleanup of every level once', async () => {
       const { mf, rec, task } = await setup();
       const gate = new Gate();
       const slow = task('slow', async () => (await gate.opened, 'slow'));

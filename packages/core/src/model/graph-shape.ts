@@ -62,16 +62,20 @@ export function checkGraphShape(names: readonly string[], edges: readonly GraphE
     defaults.add(edge.from);
   }
   const cycle = findCycle(names.length, out);
-  if (cycle) throw new InvalidGraphError(`the graph has a cycle: ${cycle.map((i) => names[i]).join(' -> ')}`, { details: { cycle: cycle.map((i) => names[i]) } });
+  if (cycle) {
+    const shown = cycle.length > 20 ? [...cycle.slice(0, 19).map((i) => names[i]), `… (${cycle.length - 20} more)`, names[cycle.at(-1)!]] : cycle.map((i) => names[i]);
+    throw new InvalidGraphError(`the graph has a cycle: ${shown.join(' -> ')} (loops are not supported)`, { details: { cycle: cycle.slice(0, 100).map((i) => names[i]) } });
+  }
 
   const hasIncoming = new Set(out.map((e) => e.to));
   const entries = entry === undefined ? names.map((_, i) => i).filter((i) => !hasIncoming.has(i)) : entry.map((name) => at(name, 'entry'));
   for (const i of entries) if (hasIncoming.has(i)) throw new InvalidGraphError(`entry node "${names[i]}" has incoming edges`, { details: { node: names[i] } });
+  const next: number[][] = names.map(() => []);
+  for (const edge of out) next[edge.from]!.push(edge.to);
   const reached = new Set(entries);
   const frontier = [...entries];
   while (frontier.length > 0) {
-    const i = frontier.pop()!;
-    for (const edge of out) if (edge.from === i && !reached.has(edge.to)) (reached.add(edge.to), frontier.push(edge.to));
+    for (const to of next[frontier.pop()!]!) if (!reached.has(to)) (reached.add(to), frontier.push(to));
   }
   const unreachable = names.filter((_, i) => !reached.has(i));
   if (unreachable.length > 0) {
@@ -82,30 +86,31 @@ export function checkGraphShape(names: readonly string[], edges: readonly GraphE
   return { edges: out, entries };
 }
 
-/** A cycle as a list of positions (first repeated last), or undefined. */
+/** A cycle as a list of positions (first repeated last), or undefined. Iterative: a long line of nodes cannot overflow the stack. */
 function findCycle(count: number, edges: readonly GraphEdge[]): number[] | undefined {
   const next: number[][] = Array.from({ length: count }, () => []);
   for (const edge of edges) next[edge.from]!.push(edge.to);
   const state = new Array<0 | 1 | 2>(count).fill(0); // unvisited, on the path, done
-  const path: number[] = [];
-  const visit = (i: number): number[] | undefined => {
-    state[i] = 1;
-    path.push(i);
-    for (const j of next[i]!) {
-      if (state[j] === 1) return [...path.slice(path.indexOf(j)), j];
-      if (state[j] === 0) {
-        const found = visit(j);
-        if (found) return found;
+  for (let root = 0; root < count; root++) {
+    if (state[root] !== 0) continue;
+    // the path from root, each with the index of the next edge to follow
+    const path: number[] = [root];
+    const cursor: number[] = [0];
+    state[root] = 1;
+    while (path.length > 0) {
+      const i = path[path.length - 1]!;
+      const j = next[i]![cursor[cursor.length - 1]!++];
+      if (j === undefined) {
+        state[i] = 2;
+        path.pop();
+        cursor.pop();
+      } else if (state[j] === 1) {
+        return [...path.slice(path.indexOf(j)), j];
+      } else if (state[j] === 0) {
+        state[j] = 1;
+        path.push(j);
+        cursor.push(0);
       }
-    }
-    path.pop();
-    state[i] = 2;
-    return undefined;
-  };
-  for (let i = 0; i < count; i++) {
-    if (state[i] === 0) {
-      const found = visit(i);
-      if (found) return found;
     }
   }
   return undefined;
