@@ -331,6 +331,7 @@ export class Mageflow {
    */
   async graph(options: GraphOptions): Promise<GraphSignature> {
     checkOptions(options, 'mf.graph() options');
+    checkKnownOptions(options, GRAPH_OPTIONS, 'mf.graph() options');
     const nodes = options.nodes;
     if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) throw new InvalidArgumentError(`mf.graph() takes { nodes: { name: member, ... } }, got ${show(nodes)}`);
     const names = Object.keys(nodes);
