@@ -14,7 +14,8 @@ export { SignatureRecordSchema, SwarmConfigSchema, parseRecord, type SignatureRe
 export { PRIORITIES, DEFAULT_PRIORITY, priorityRank, enginePriority, isPriority, type Priority } from './model/priority';
 export { decide, OPERATIONS, type Operation, type Effect, type Decision } from './model/lifecycle';
 export type * from './ports/store';
-export { EXPECTABLE_FIELDS } from './ports/store';
+export { EXPECTABLE_FIELDS, TIMELINE_CAP, LOG_CAP, LOG_LEVELS, LOG_MESSAGE_MAX } from './ports/store';
+export { encodeCursor, decodeCursor, listLimits, matchesListQuery, emptyStatusCounts, filterLogs, checkLogEntry, LIST_LIMIT, LIST_SCAN_LIMIT, type ListPosition } from './observability/store-helpers';
 export { matches } from './ports/expectation';
 export { isRetryable, type Engine, type EngineRun, type TaskDefinition, type DispatchRequest } from './ports/engine';
 export { MemoryStore, type MemoryStoreOptions } from './memory/memory-store';
