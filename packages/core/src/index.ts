@@ -28,3 +28,7 @@ export type { RemoveOptions } from './runtime/lifecycle';
 export type { SweepOptions, SweepReport } from './runtime/recovery';
 export type { ErrorCallbackMessage } from './runtime/settle';
 export { deepMerge } from './runtime/message';
+export { Inspector, ACTIONS, type Action, type InspectorOptions, type RedactionSite, type SignatureSummary, type SignatureDetail, type TaskInfo, type BulkResult, type KeyedLogEntry } from './observability/inspector';
+export type { TreeNode, TreeOptions } from './observability/tree-view';
+export type { Progress } from './observability/progress';
+export type { TaskLogger } from './runtime/task-log';

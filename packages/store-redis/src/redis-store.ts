@@ -360,6 +360,11 @@ export class RedisStore implements Store {
 
   // --- observability -------------------------------------------------------------------
 
+  async recordTtl(key: string): Promise<number | null> {
+    const ms = await this.call(() => this.redis.pttl(this.keys.record(key)), key);
+    return ms < 0 ? null : Math.ceil(ms / 1000);
+  }
+
   async timeline(key: string): Promise<TimelineEntry[]> {
     const lines = await this.call(() => this.redis.hget(this.keys.record(key), TIMELINE), key);
     if (!lines) return [];

@@ -35,6 +35,15 @@ export function describeObservability(
         expect(await store.timeline(key('missing'))).toEqual([]);
       });
 
+      it('tells how long a record has left to live', async () => {
+        const { store, key } = ctx();
+        await store.createRecords([record(key('a'))], { ttlSec: 120, track: true });
+        const ttl = await store.recordTtl(key('a'));
+        expect(ttl).toBeGreaterThan(100);
+        expect(ttl).toBeLessThanOrEqual(120);
+        expect(await store.recordTtl(key('missing'))).toBeNull();
+      });
+
       it("records a member's begin by a claim and its end by a finish", async () => {
         const { store, key } = ctx();
         const s = key('swarm');

@@ -333,6 +333,11 @@ export class MemoryStore implements Store {
 
   // --- observability -----------------------------------------------------------
 
+  async recordTtl(key: string): Promise<number | null> {
+    const entry = this.records.entry(key);
+    return entry ? Math.max(0, Math.ceil((entry.expiresAt - this.now()) / 1000)) : null;
+  }
+
   async timeline(key: string): Promise<TimelineEntry[]> {
     return copyPlain(this.timelines.get(key) ?? []);
   }

@@ -50,7 +50,7 @@ export function matchesListQuery(record: SignatureRecord, query: ListQuery): boo
   if (query.to !== undefined && record.creationTime > query.to) return false;
   if (query.text) {
     const text = query.text.toLowerCase();
-    if (!record.key.toLowerCase().includes(text) && !(record.name ?? '').toLowerCase().includes(text)) return false;
+    if (!record.key.toLowerCase().includes(text) && !(record.name ?? '').toLowerCase().includes(text) && !record.taskName.toLowerCase().includes(text)) return false;
   }
   return true;
 }

@@ -187,7 +187,7 @@ export interface ListQuery {
   taskName?: string;
   /** only signatures that are not a member of a chain or swarm (workflows and lone tasks). */
   roots?: boolean;
-  /** only keys or names containing this text (case-insensitive). */
+  /** only signatures whose key, name or task name contains this text (case-insensitive). */
   text?: string;
   /** created at or after this (ms epoch). */
   from?: number;
@@ -315,6 +315,8 @@ export interface Store {
   // while anyone subscribes. What it keeps for a signature shares the record's time to
   // live and goes with `deleteRecords`.
 
+  /** Seconds the record has left to live (null: no record; a record kept without a TTL is never handed out). */
+  recordTtl(key: string): Promise<number | null>;
   /** The signature's status changes, oldest first (at most TIMELINE_CAP; empty when it is gone). */
   timeline(key: string): Promise<TimelineEntry[]>;
   /** Appends log entries to a signature's log (at most LOG_CAP kept); dropped when the signature is gone. */

@@ -55,7 +55,8 @@ while not more do
       if not v[1] then
         dead[#dead + 1] = key
       elseif tonumber(v[6]) == at and member(q.kinds, v[1]) and member(q.statuses, v[2]) and (not q.taskName or q.taskName == v[3])
-        and not (q.roots and v[4]) and (not q.text or string.find(string.lower(key), q.text, 1, true) or (v[5] and string.find(string.lower(cjson.decode(v[5])), q.text, 1, true))) then
+        and not (q.roots and v[4]) and (not q.text or string.find(string.lower(key), q.text, 1, true) or (v[5] and string.find(string.lower(cjson.decode(v[5])), q.text, 1, true))
+          or string.find(string.lower(cjson.decode(v[3])), q.text, 1, true)) then
         if counting then
           counts[v[2]] = (counts[v[2]] or 0) + 1
         else
