@@ -29,7 +29,8 @@ describe.each(storeCases())('dashboard API on $name', (storeCase) => {
   });
 
   const api = (path: string, init?: RequestInit) => fetch(new URL(path, dash.url), init);
-  const json = async (path: string, init?: RequestInit) => (await api(path, init)).json();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const json = async (path: string, init?: RequestInit): Promise<any> => (await api(path, init)).json();
 
   it('lists, counts and shows a workflow, its tree, timeline and logs (also as JSON lines)', async () => {
     const step = mf.task('api-step', withCtx(async (n: number, ctx: TaskContext) => (ctx.log.info('stepping', { n }), n + 1)));
@@ -114,7 +115,7 @@ describe.each(storeCases())('dashboard API on $name', (storeCase) => {
     const bad = await post('/api/tasks/api-idle/run', { input: { n: 'x' } });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe('INVALID_INPUT');
-    const started = await (await post('/api/tasks/api-idle/run', { input: { n: 1 } })).json();
+    const started = (await (await post("/api/tasks/api-idle/run", { input: { n: 1 } })).json()) as { key: string };
     await waitUntil(async () => (await mf.load(started.key))?.status === 'done', 'the started task done');
 
     const many = await Promise.all([mf.sign(idle), mf.sign(idle), mf.sign(idle)]);
