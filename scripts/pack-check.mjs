@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing'];
+const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing', 'dashboard'];
 const JEST = process.env.MAGEFLOW_PACK_JEST ?? 'jest@30';
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'mageflow-pack-'));
@@ -128,6 +128,11 @@ function checkTarball(name, tarball) {
       if (!/(require\(|from )["']@mageflow\/core["']/.test(code)) problem(`${where}: dist/${f} does not import @mageflow/core (bundled?)`);
     }
   }
+  if (name === 'dashboard') {
+    // the page is built into the package, and the CLI is its bin
+    for (const file of ['dist/ui/index.html', 'dist/cli.js']) if (!existsSync(join(pkgDir, file))) problem(`${where}: ${file} is missing`);
+    if (pkg.bin?.['mageflow-dashboard'] !== './dist/cli.js') problem(`${where}: bin mageflow-dashboard is ${JSON.stringify(pkg.bin)}`);
+  }
   return pkgDir;
 }
 
@@ -159,6 +164,8 @@ const assert = require('node:assert');
 const core = require('@mageflow/core');
 const { RedisStore } = require('@mageflow/store-redis');
 const { HatchetEngine } = require('@mageflow/engine-hatchet');
+const { serveDashboard } = require('@mageflow/dashboard');
+assert.equal(typeof serveDashboard, 'function');
 assert.equal(typeof core.Mageflow, 'function');
 assert.equal(typeof RedisStore, 'function');
 assert.equal(typeof HatchetEngine, 'function');
@@ -176,7 +183,17 @@ import Type from 'typebox';
 import * as core from '@mageflow/core';
 import { RedisStore } from '@mageflow/store-redis';
 import { HatchetEngine } from '@mageflow/engine-hatchet';
+import { serveDashboard } from '@mageflow/dashboard';
 assert.equal(typeof RedisStore, 'function');
+{
+  // the packed dashboard serves its page and its API
+  const mf = new core.Mageflow();
+  const dash = await serveDashboard(mf, { port: 0, print: null });
+  assert.match(await (await fetch(dash.url)).text(), /Mageflow dashboard/);
+  assert.equal((await (await fetch(new URL('/api/info', dash.url))).json()).readOnly, false);
+  await dash.close();
+  await mf.close();
+}
 assert.equal(typeof HatchetEngine, 'function');
 assert.match(import.meta.resolve('@mageflow/testing'), /dist\\/index\\.js$/);
 const schema = Type.Object({ a: Type.Number(), b: Type.Number() });
