@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing', 'dashboard'];
+const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing', 'dashboard', 'cli'];
 const JEST = process.env.MAGEFLOW_PACK_JEST ?? 'jest@30';
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'mageflow-pack-'));
@@ -133,6 +133,7 @@ function checkTarball(name, tarball) {
     for (const file of ['dist/ui/index.html', 'dist/cli.js']) if (!existsSync(join(pkgDir, file))) problem(`${where}: ${file} is missing`);
     if (pkg.bin?.['mageflow-dashboard'] !== './dist/cli.js') problem(`${where}: bin mageflow-dashboard is ${JSON.stringify(pkg.bin)}`);
   }
+  if (name === 'cli' && (pkg.bin?.mageflow !== './dist/cli.js' || !existsSync(join(pkgDir, 'dist/cli.js')))) problem(`${where}: bin mageflow is ${JSON.stringify(pkg.bin)}`);
   return pkgDir;
 }
 
@@ -284,6 +285,9 @@ async function main() {
     runAsync('type-check: core, testing and store-redis, skipLibCheck off, @types/node', process.execPath, [tsc, '-p', 'tsconfig.node.json'], { cwd: app }),
     runAsync('jest, default config, a CommonJS test', process.execPath, [jest, '--ci', 'mageflow.cjs.test'], { cwd: app, env: npmEnv }),
   ]);
+  // the installed `mageflow` binary answers (no dashboard is running: a typed error, as JSON)
+  const cli = spawnSync(join(app, 'node_modules', '.bin', 'mageflow'), ['ls', '--url', 'http://127.0.0.1:1', '--json'], { cwd: app, encoding: 'utf8' });
+  if (cli.status !== 1 || !/"code":"UNREACHABLE"/.test(cli.stdout)) problem(`the installed mageflow binary answered ${cli.status}: ${cli.stdout}${cli.stderr}`);
   await runAsync('jest, an ESM test (--experimental-vm-modules)', process.execPath, ['--experimental-vm-modules', '--no-warnings', jest, '--ci', 'mageflow.esm.test'], { cwd: app, env: npmEnv });
 }
 
