@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing', 'dashboard', 'cli'];
+const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing', 'dashboard', 'cli', 'mcp'];
 const JEST = process.env.MAGEFLOW_PACK_JEST ?? 'jest@30';
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'mageflow-pack-'));
@@ -133,6 +133,7 @@ function checkTarball(name, tarball) {
     for (const file of ['dist/ui/index.html', 'dist/cli.js']) if (!existsSync(join(pkgDir, file))) problem(`${where}: ${file} is missing`);
     if (pkg.bin?.['mageflow-dashboard'] !== './dist/cli.js') problem(`${where}: bin mageflow-dashboard is ${JSON.stringify(pkg.bin)}`);
   }
+  if (name === 'mcp' && (pkg.bin?.['mageflow-mcp'] !== './dist/cli.js' || !existsSync(join(pkgDir, 'dist/cli.js')))) problem(`${where}: bin mageflow-mcp is ${JSON.stringify(pkg.bin)}`);
   if (name === 'cli' && (pkg.bin?.mageflow !== './dist/cli.js' || !existsSync(join(pkgDir, 'dist/cli.js')))) problem(`${where}: bin mageflow is ${JSON.stringify(pkg.bin)}`);
   return pkgDir;
 }
