@@ -12,6 +12,8 @@
  *   chain-N             N sequential steps, step k gets k-1 and returns k; from creating the chain
  *                       until its run is done (N = 100, 1,000, 10,000; not 10,000 on Hatchet)
  *   create-signatures   mf.sign, 100 at a time
+ *   list-N              the inspection API's pages (newest, deep by cursor, workflows, by status)
+ *                       and counts with N = 100,000 signatures stored
  *   raw-hatchet-*       the same no-op runs through the Hatchet SDK alone, and Mageflow's overhead
  *                       over them (hatchet-overhead)
  *   scaling             per backend, ms per step of the longest chain over the shortest, and ms per
@@ -28,7 +30,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dropLeftovers, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
-type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
+type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'create-signatures' | 'list' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
 
 /** What one child process runs: a Mageflow workload on a backend, or a BullMQ one. */
 interface Job {
@@ -38,7 +40,7 @@ interface Job {
   backend?: string;
 }
 
-const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
+const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain', 'list'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
 
 // --- child ------------------------------------------------------------------------------
 
@@ -57,6 +59,7 @@ async function child(job: Job) {
       chain: workloads.chain,
       'swarm-member-callbacks': (b: Parameters<typeof workloads.swarm>[0], n: number) => workloads.swarm(b, n, true),
       'create-signatures': workloads.createSignatures,
+      list: workloads.listPage,
       'raw-hatchet-bulk': workloads.rawHatchetBulk,
       'raw-hatchet-sequential': workloads.rawHatchetSequential,
     }[job.kind];
@@ -146,6 +149,7 @@ async function parent() {
       ours('swarm-member-callbacks', swarms[0]!),
       ...chains.map((n) => ours('chain', n)),
       ours('create-signatures', tenth(backend.sizes.create)),
+      ...(backend.name === 'redis+hatchet' ? [] : [ours('list', tenth(100_000))]),
     ];
     if (backend.name === 'redis+hatchet') jobs.push(ours('raw-hatchet-bulk', swarms[0]!), ours('raw-hatchet-sequential', chains[chains.length - 1]!));
 
