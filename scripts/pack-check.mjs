@@ -121,11 +121,13 @@ function checkTarball(name, tarball) {
     if (/require\(["']typebox/.test(dist('index.cjs'))) problem(`${where}: the CommonJS build requires typebox, which is ESM-only`);
     if (!/from ["']typebox/.test(dist('index.js'))) problem(`${where}: the ESM build bundles typebox instead of importing it`);
   } else {
-    // Adapters and testing take core and typebox from the user's install, never a copy.
-    for (const f of ['index.js', 'index.cjs']) {
-      const code = dist(f);
-      if (/typebox|~kind/.test(code)) problem(`${where}: dist/${f} uses or bundles typebox`);
-      if (!/(require\(|from )["']@mageflow\/core["']/.test(code)) problem(`${where}: dist/${f} does not import @mageflow/core (bundled?)`);
+    // Adapters and testing take core and typebox from the user's install, never a copy. A package
+    // with several entries (a bin beside its index) shares code through chunks: each build's files together.
+    for (const ext of ['.js', '.cjs']) {
+      const files = readdirSync(join(pkgDir, 'dist')).filter((f) => f.endsWith(ext));
+      const code = files.map(dist).join('\n');
+      if (/typebox|~kind/.test(code)) problem(`${where}: dist/*${ext} uses or bundles typebox`);
+      if (!/(require\(|from )["']@mageflow\/core["']/.test(code)) problem(`${where}: dist/*${ext} does not import @mageflow/core (bundled?)`);
     }
   }
   if (name === 'dashboard') {

@@ -6,7 +6,7 @@
  * for confirmation. Screenshots of each view go to test-output/.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InProcessEngine, Mageflow, withCtx, type TaskContext } from '@mageflow/core';
 import type { Page } from 'playwright-core';
@@ -139,6 +139,31 @@ suite('dashboard in Chromium on $name', (storeCase) => {
 
     // cancel asks for confirmation first
     await page.locator('input[placeholder="task name (exact)"]').fill('spare');
+    await row(lone.key).waitFor();
+
+    // how long a status change takes to reach the page: from the store write to the row's change
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const to = i % 2 === 0 ? 'pending' : 'suspended';
+      await page.evaluate(([k, status]) => {
+        const w = window as unknown as { changedAt?: number };
+        w.changedAt = undefined;
+        const el = document.querySelector(`[data-testid=list] li[data-key="${k}"]`)!;
+        const seen = new MutationObserver(() => {
+          if (el.getAttribute('data-status') === status) (w.changedAt = performance.timeOrigin + performance.now()), seen.disconnect();
+        });
+        seen.observe(el, { attributes: true });
+      }, [lone.key, to]);
+      const sent = Date.now();
+      await (to === 'pending' ? mf.resume(lone.key) : mf.suspend(lone.key));
+      await page.waitForFunction(() => (window as unknown as { changedAt?: number }).changedAt !== undefined);
+      latencies.push((await page.evaluate(() => (window as unknown as { changedAt: number }).changedAt)) - sent);
+    }
+    if ((await mf.load(lone.key))!.status !== 'suspended') await mf.suspend(lone.key);
+    latencies.sort((a, b) => a - b);
+    writeFileSync(join(OUT, `${storeCase.name}-status-to-page-ms.json`), JSON.stringify({ samples: latencies, median: latencies[2] }));
+    console.log(`[${storeCase.name}] a status change reaches the page in ${latencies[2]!.toFixed(1)} ms (median of 5: ${latencies.map((l) => l.toFixed(1)).join(', ')})`);
+    await page.waitForFunction((k) => document.querySelector(`[data-testid=list] li[data-key="${k}"]`)?.getAttribute('data-status') === 'suspended', lone.key);
     await row(lone.key).click();
     await page.locator('[data-testid=panel-status]', { hasText: 'suspended' }).waitFor();
     await page.locator('[data-action=cancel]').click();
