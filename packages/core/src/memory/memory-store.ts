@@ -78,8 +78,9 @@ export class MemoryStore implements Store {
     this.now = options.now ?? Date.now;
     this.purgeEveryMs = options.purgeEveryMs ?? 1000;
     this.records = new ExpiringMap(this.now, (key) => this.forget(key));
-    this.index = new CreationIndex((key) => this.records.has(key));
-    this.rootIndex = new CreationIndex((key) => this.records.has(key));
+    // `holds`, not `has`: the indexes may compact while a purge is dropping expired records
+    this.index = new CreationIndex((key) => this.records.holds(key));
+    this.rootIndex = new CreationIndex((key) => this.records.holds(key));
     this.swarms = new ExpiringMap(this.now);
     this.locks = new ExpiringMap(this.now);
     this.workers = new ExpiringMap(this.now);
@@ -101,8 +102,11 @@ export class MemoryStore implements Store {
   }
 
   /** Entries held (live or not yet purged), for tests of memory use. */
-  size(): { records: number; swarms: number; open: number; locks: number; workers: number; audits: number } {
-    return { records: this.records.size, swarms: this.swarms.size, open: this.open.size, locks: this.locks.size, workers: this.workers.size, audits: this.audits.size };
+  size(): { records: number; swarms: number; open: number; locks: number; workers: number; audits: number; timelines: number; logs: number; indexed: number } {
+    return {
+      records: this.records.size, swarms: this.swarms.size, open: this.open.size, locks: this.locks.size, workers: this.workers.size, audits: this.audits.size,
+      timelines: this.timelines.size, logs: this.logs.size, indexed: this.index.size,
+    };
   }
 
   // --- records ---------------------------------------------------------------
