@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing'];
+const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing', 'dashboard', 'cli', 'mcp'];
 const JEST = process.env.MAGEFLOW_PACK_JEST ?? 'jest@30';
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'mageflow-pack-'));
@@ -121,13 +121,22 @@ function checkTarball(name, tarball) {
     if (/require\(["']typebox/.test(dist('index.cjs'))) problem(`${where}: the CommonJS build requires typebox, which is ESM-only`);
     if (!/from ["']typebox/.test(dist('index.js'))) problem(`${where}: the ESM build bundles typebox instead of importing it`);
   } else {
-    // Adapters and testing take core and typebox from the user's install, never a copy.
-    for (const f of ['index.js', 'index.cjs']) {
-      const code = dist(f);
-      if (/typebox|~kind/.test(code)) problem(`${where}: dist/${f} uses or bundles typebox`);
-      if (!/(require\(|from )["']@mageflow\/core["']/.test(code)) problem(`${where}: dist/${f} does not import @mageflow/core (bundled?)`);
+    // Adapters and testing take core and typebox from the user's install, never a copy. A package
+    // with several entries (a bin beside its index) shares code through chunks: each build's files together.
+    for (const ext of ['.js', '.cjs']) {
+      const files = readdirSync(join(pkgDir, 'dist')).filter((f) => f.endsWith(ext));
+      const code = files.map(dist).join('\n');
+      if (/typebox|~kind/.test(code)) problem(`${where}: dist/*${ext} uses or bundles typebox`);
+      if (!/(require\(|from )["']@mageflow\/core["']/.test(code)) problem(`${where}: dist/*${ext} does not import @mageflow/core (bundled?)`);
     }
   }
+  if (name === 'dashboard') {
+    // the page is built into the package, and the CLI is its bin
+    for (const file of ['dist/ui/index.html', 'dist/cli.js']) if (!existsSync(join(pkgDir, file))) problem(`${where}: ${file} is missing`);
+    if (pkg.bin?.['mageflow-dashboard'] !== './dist/cli.js') problem(`${where}: bin mageflow-dashboard is ${JSON.stringify(pkg.bin)}`);
+  }
+  if (name === 'mcp' && (pkg.bin?.['mageflow-mcp'] !== './dist/cli.js' || !existsSync(join(pkgDir, 'dist/cli.js')))) problem(`${where}: bin mageflow-mcp is ${JSON.stringify(pkg.bin)}`);
+  if (name === 'cli' && (pkg.bin?.mageflow !== './dist/cli.js' || !existsSync(join(pkgDir, 'dist/cli.js')))) problem(`${where}: bin mageflow is ${JSON.stringify(pkg.bin)}`);
   return pkgDir;
 }
 
@@ -159,6 +168,8 @@ const assert = require('node:assert');
 const core = require('@mageflow/core');
 const { RedisStore } = require('@mageflow/store-redis');
 const { HatchetEngine } = require('@mageflow/engine-hatchet');
+const { serveDashboard } = require('@mageflow/dashboard');
+assert.equal(typeof serveDashboard, 'function');
 assert.equal(typeof core.Mageflow, 'function');
 assert.equal(typeof RedisStore, 'function');
 assert.equal(typeof HatchetEngine, 'function');
@@ -176,7 +187,17 @@ import Type from 'typebox';
 import * as core from '@mageflow/core';
 import { RedisStore } from '@mageflow/store-redis';
 import { HatchetEngine } from '@mageflow/engine-hatchet';
+import { serveDashboard } from '@mageflow/dashboard';
 assert.equal(typeof RedisStore, 'function');
+{
+  // the packed dashboard serves its page and its API
+  const mf = new core.Mageflow();
+  const dash = await serveDashboard(mf, { port: 0, print: null });
+  assert.match(await (await fetch(dash.url)).text(), /Mageflow dashboard/);
+  assert.equal((await (await fetch(new URL('/api/info', dash.url))).json()).readOnly, false);
+  await dash.close();
+  await mf.close();
+}
 assert.equal(typeof HatchetEngine, 'function');
 assert.match(import.meta.resolve('@mageflow/testing'), /dist\\/index\\.js$/);
 const schema = Type.Object({ a: Type.Number(), b: Type.Number() });
@@ -267,6 +288,9 @@ async function main() {
     runAsync('type-check: core, testing and store-redis, skipLibCheck off, @types/node', process.execPath, [tsc, '-p', 'tsconfig.node.json'], { cwd: app }),
     runAsync('jest, default config, a CommonJS test', process.execPath, [jest, '--ci', 'mageflow.cjs.test'], { cwd: app, env: npmEnv }),
   ]);
+  // the installed `mageflow` binary answers (no dashboard is running: a typed error, as JSON)
+  const cli = spawnSync(join(app, 'node_modules', '.bin', 'mageflow'), ['ls', '--url', 'http://127.0.0.1:1', '--json'], { cwd: app, encoding: 'utf8' });
+  if (cli.status !== 1 || !/"code":"UNREACHABLE"/.test(cli.stdout)) problem(`the installed mageflow binary answered ${cli.status}: ${cli.stdout}${cli.stderr}`);
   await runAsync('jest, an ESM test (--experimental-vm-modules)', process.execPath, ['--experimental-vm-modules', '--no-warnings', jest, '--ci', 'mageflow.esm.test'], { cwd: app, env: npmEnv });
 }
 

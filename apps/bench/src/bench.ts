@@ -15,6 +15,8 @@
  *                       output and half skipped, joined by one node; from creating the graph until
  *                       its run is done (N = 1,000)
  *   create-signatures   mf.sign, 100 at a time
+ *   list-N              the inspection API's pages (newest, deep by cursor, workflows, by status)
+ *                       and counts with N = 100,000 signatures stored
  *   raw-hatchet-*       the same no-op runs through the Hatchet SDK alone, and Mageflow's overhead
  *                       over them (hatchet-overhead)
  *   scaling             per backend, ms per step of the longest chain over the shortest, and ms per
@@ -31,7 +33,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dropLeftovers, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
-type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'graph' | 'create-signatures' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
+type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'graph' | 'create-signatures' | 'list' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
 
 /** What one child process runs: a Mageflow workload on a backend, or a BullMQ one. */
 interface Job {
@@ -41,7 +43,7 @@ interface Job {
   backend?: string;
 }
 
-const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain', 'graph'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
+const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain', 'graph', 'list'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
 
 // --- child ------------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ async function child(job: Job) {
       graph: workloads.graph,
       'swarm-member-callbacks': (b: Parameters<typeof workloads.swarm>[0], n: number) => workloads.swarm(b, n, true),
       'create-signatures': workloads.createSignatures,
+      list: workloads.listPage,
       'raw-hatchet-bulk': workloads.rawHatchetBulk,
       'raw-hatchet-sequential': workloads.rawHatchetSequential,
     }[job.kind];
@@ -151,6 +154,7 @@ async function parent() {
       ...chains.map((n) => ours('chain', n)),
       ours('graph', tenth(1000)),
       ours('create-signatures', tenth(backend.sizes.create)),
+      ...(backend.name === 'redis+hatchet' ? [] : [ours('list', tenth(100_000))]),
     ];
     if (backend.name === 'redis+hatchet') jobs.push(ours('raw-hatchet-bulk', swarms[0]!), ours('raw-hatchet-sequential', chains[chains.length - 1]!));
 

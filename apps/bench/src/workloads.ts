@@ -2,7 +2,7 @@
  * Mageflow's workloads. Task bodies are no-ops, so every figure is orchestration
  * overhead. Each runs in a child process of its own (see bench.ts).
  */
-import { Mageflow } from '@mageflow/core';
+import { Inspector, Mageflow, type SignatureRecord } from '@mageflow/core';
 import { hatchetClient, type Backend } from './backends.js';
 import { idleCommandsPerSec, round, signal, WAIT_MS, type Figures } from './util.js';
 
@@ -181,6 +181,59 @@ export async function createSignatures(backend: Backend, count: number): Promise
     return { signatures: count, wallMs: round(ms), perSec: round((count / ms) * 1000) };
   } finally {
     await close();
+  }
+}
+
+/**
+ * list-N: N signatures stored (a tenth of them workflows, the rest their members; one in
+ * a hundred failed), then the inspection API's pages, each timed as the median of 20:
+ * the newest 50; the page after 100 pages (by cursor); 50 workflows; 50 failed ones
+ * (status is not indexed: the walk reads past the others); counts by status over the
+ * newest 10,000. Records are created straight in the store, 1,000 at a time.
+ */
+export async function listPage(backend: Backend, count: number): Promise<Figures> {
+  const parts = await backend.connect();
+  const mf = new Mageflow({ store: parts.store, engine: parts.engine, config: { sweepEveryMs: false } });
+  const inspector = new Inspector(mf);
+  try {
+    const t0 = Date.now() - count;
+    const t1 = performance.now();
+    for (let i = 0; i < count; i += 1000) {
+      const records: SignatureRecord[] = [];
+      for (let j = i; j < Math.min(count, i + 1000); j++) {
+        const root = j % 10 === 0;
+        records.push({
+          key: `task:list-${process.pid}-${j}`, kind: root ? 'chain' : 'task', taskName: root ? 'order' : 'step', kwargs: {}, successCallbacks: [], errorCallbacks: [],
+          status: j % 100 === 7 ? 'failed' : 'done', creationTime: t0 + j, ...(root ? {} : { parent: `task:list-${process.pid}-${j - (j % 10)}` }),
+        });
+      }
+      await parts.store.createRecords(records, { ttlSec: 3600, track: false });
+    }
+    const createMs = performance.now() - t1;
+    const time = async (work: () => Promise<unknown>) => {
+      const samples: number[] = [];
+      for (let r = 0; r < 20; r++) {
+        const s = performance.now();
+        await work();
+        samples.push(performance.now() - s);
+      }
+      samples.sort((a, b) => a - b);
+      return round(samples[10]!, 2);
+    };
+    let cursor: string | undefined;
+    for (let p = 0; p < 100; p++) cursor = (await inspector.list({ cursor, limit: 50 })).cursor;
+    return {
+      signatures: count,
+      createMs: round(createMs),
+      firstPageMs: await time(() => inspector.list({ limit: 50 })),
+      page101Ms: await time(() => inspector.list({ cursor, limit: 50 })),
+      workflowsPageMs: await time(() => inspector.list({ roots: true, limit: 50 })),
+      failedPageMs: await time(() => inspector.list({ statuses: ['failed'], limit: 50 })),
+      countsNewest10000Ms: await time(() => inspector.counts({})),
+    };
+  } finally {
+    await mf.stop();
+    await parts.close();
   }
 }
 

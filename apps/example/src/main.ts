@@ -7,9 +7,14 @@
  * second order whose card is declined. Runs on the embedded defaults (no service),
  * or on Redis when MAGEFLOW_REDIS_URL is set (and on Redis + Hatchet when the
  * Hatchet token is set too).
+ *
+ * With `--dashboard` (npm run example -- --dashboard) it serves the dashboard on
+ * http://127.0.0.1:4400 (MAGEFLOW_DASHBOARD_PORT) and keeps running, starting a new
+ * order every 15 seconds, until Ctrl-C.
  */
 import Type from 'typebox';
-import { Mageflow, type ErrorCallbackMessage } from '@mageflow/core';
+import { Mageflow, withCtx, type ErrorCallbackMessage, type TaskContext } from '@mageflow/core';
+import { serveDashboard } from '@mageflow/dashboard';
 import { connect } from './backends.js';
 
 const started = Date.now();
@@ -42,11 +47,12 @@ async function main() {
     return { orderId: order.orderId, items: order.items };
   }, { retries: 1 });
 
-  const pack = mf.task('pack-item', async ({ sku, qty }: { sku: string; qty: number }) => {
+  const pack = mf.task('pack-item', withCtx(async ({ sku, qty }: { sku: string; qty: number }, ctx: TaskContext) => {
     await sleep(60 + qty * 20);
     log('  packed', { sku, qty });
+    ctx.log.info(`packed ${qty} x ${sku}`, { sku, qty }); // kept with the signature: the dashboard shows it
     return `${sku}x${qty}`;
-  });
+  }));
 
   const ship = mf.task('ship', async ({ parcels }: { parcels: string[] }) => {
     log('shipped', { parcels });
@@ -57,6 +63,8 @@ async function main() {
   const alert = mf.task('alert-ops', async ({ error, key }: ErrorCallbackMessage) => log('callback: ops alerted', { key, error: error.message, attempts: error.attempts }));
 
   await mf.start();
+  const withDashboard = process.argv.includes('--dashboard');
+  const dashboard = withDashboard ? await serveDashboard(mf, { port: Number(process.env.MAGEFLOW_DASHBOARD_PORT ?? 4400) }) : undefined;
 
   // --- order 1: the happy path, suspended and resumed in the middle --------------
   const order: Order = { orderId: 'A-100', card: 'visa', items: [{ sku: 'mug', qty: 2 }, { sku: 'tee', qty: 1 }, { sku: 'cap', qty: 3 }, { sku: 'pin', qty: 5 }] };
@@ -88,6 +96,25 @@ async function main() {
   }
 
   await sleep(100); // let the last callbacks print
+  if (dashboard) {
+    log(`the dashboard stays open on ${dashboard.url}; a new order every 15 s; Ctrl-C to stop`);
+    let n = 300;
+    const skus = ['mug', 'tee', 'cap', 'pin', 'bag', 'pen', 'book', 'sock'];
+    const next = async () => {
+      const id = `C-${n++}`;
+      const items = Array.from({ length: 6 + (n % 10) }, (_, i) => ({ sku: skus[i % skus.length]!, qty: 1 + ((i * 7 + n) % 5) }));
+      const lines = await mf.swarm(await Promise.all(items.map((item) => mf.sign(pack, { kwargs: item }))), { name: `pack ${id}`, config: { maxConcurrency: 2 } });
+      await lines.close();
+      const chain = await mf.chain([validate, charge, lines, ship], { name: `order ${id}`, success: notify, error: alert });
+      await chain.runNoWait({ orderId: id, card: n % 4 === 0 ? 'declined' : 'visa', items });
+      log(`order ${id}: start`, { chain: chain.key });
+    };
+    const timer = setInterval(() => void next().catch((error) => log('could not start an order', String(error))), 15_000);
+    await next();
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    clearInterval(timer);
+    await dashboard.close();
+  }
   await mf.stop();
   await backends.close();
   log('done');

@@ -14,7 +14,8 @@ export { SignatureRecordSchema, SwarmConfigSchema, GraphSpecSchema, GraphEdgeSch
 export { PRIORITIES, DEFAULT_PRIORITY, priorityRank, enginePriority, isPriority, type Priority } from './model/priority';
 export { decide, OPERATIONS, type Operation, type Effect, type Decision } from './model/lifecycle';
 export type * from './ports/store';
-export { EXPECTABLE_FIELDS } from './ports/store';
+export { EXPECTABLE_FIELDS, TIMELINE_CAP, LOG_CAP, LOG_LEVELS, LOG_MESSAGE_MAX } from './ports/store';
+export { encodeCursor, decodeCursor, listLimits, matchesListQuery, emptyStatusCounts, filterLogs, checkLogEntry, LIST_LIMIT, LIST_SCAN_LIMIT, type ListPosition } from './observability/store-helpers';
 export { matches } from './ports/expectation';
 export { isRetryable, type Engine, type EngineRun, type TaskDefinition, type DispatchRequest } from './ports/engine';
 export { MemoryStore, type MemoryStoreOptions } from './memory/memory-store';
@@ -30,3 +31,8 @@ export { deepMerge } from './runtime/message';
 export type { GraphEdgeInput } from './model/graph-shape';
 export type { Condition, Comparison, NamedCondition, ConditionFn } from './runtime/condition';
 export type { TreeNode, TreeCounts, TreeOptions, TreeStatus } from './runtime/status-tree';
+export { Inspector, ACTIONS, type Action, type InspectorOptions, type RedactionSite, type SignatureSummary, type SignatureDetail, type TaskInfo, type BulkResult, type KeyedLogEntry } from './observability/inspector';
+// the inspector's view of a tree (callbacks and progress included), beside mf.tree()'s status tree
+export type { TreeNode as InspectorTreeNode, TreeOptions as InspectorTreeOptions } from './observability/tree-view';
+export type { Progress } from './observability/progress';
+export type { TaskLogger } from './runtime/task-log';

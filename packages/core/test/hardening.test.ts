@@ -84,7 +84,7 @@ describe('the value codec', () => {
 });
 
 describe('the memory store drops what expired', () => {
-  it('purges expired records, swarm state, locks, heartbeats and audits in O(expired), and the open index with them', async () => {
+  it('purges expired records, swarm state, locks, heartbeats, audits, timelines and logs in O(expired), and the open and listing indexes with them', async () => {
     let now = 1_000_000;
     const store = new MemoryStore({ now: () => now });
     await store.createRecords(Array.from({ length: 100 }, (_, i) => makeRecord(`task:r${i}`)), { ttlSec: 10, track: true });
@@ -93,10 +93,12 @@ describe('the memory store drops what expired', () => {
     await store.lock('task:long', 'h', 5000);
     await store.heartbeat('w', 5000);
     await store.audit({ at: now, action: 'cancel', key: 'task:r5', keys: [] }, 10);
-    expect(store.size()).toMatchObject({ records: 101, swarms: 1, open: 101, locks: 1, workers: 1, audits: 1 });
+    await store.appendLogs('task:r7', [{ at: now, level: 'info', message: 'hello', source: 'task' }]);
+    expect(store.size()).toMatchObject({ records: 101, swarms: 1, open: 101, locks: 1, workers: 1, audits: 1, timelines: 101, logs: 1, indexed: 101 });
     now += 11_000;
-    expect(store.purgeExpired()).toBe(100 + 1 + 1 + 1 + 1);
-    expect(store.size()).toEqual({ records: 1, swarms: 0, open: 1, locks: 0, workers: 0, audits: 0 });
+    // each record with its timeline, the swarm state, the lock, the heartbeat, the audit, the log
+    expect(store.purgeExpired()).toBe(100 + 100 + 1 + 1 + 1 + 1 + 1);
+    expect(store.size()).toEqual({ records: 1, swarms: 0, open: 1, locks: 0, workers: 0, audits: 0, timelines: 1, logs: 0, indexed: 1 });
     expect(await store.getRecord('task:long')).not.toBeNull();
     await store.close();
   });
@@ -116,6 +118,8 @@ describe('the memory store drops what expired', () => {
       store.purgeExpired();
       // every round's records are gone: what is held does not grow with the rounds
       expect(store.size().records).toBeLessThan(10);
+      expect(store.size().indexed).toBeLessThan(10);
+      expect(store.size().timelines).toBeLessThan(10);
     }
     expect(store.size()).toMatchObject({ swarms: 0, open: 0 });
     await mf.close();

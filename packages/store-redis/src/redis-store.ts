@@ -16,7 +16,22 @@ import {
   parseRecord,
   priorityRank,
   StoreUnavailableError,
+  checkLogEntry,
+  decodeCursor,
+  emptyStatusCounts,
+  encodeCursor,
+  filterLogs,
+  listLimits,
+  LOG_CAP,
   type AuditEntry,
+  type FeedSubscription,
+  type ListPage,
+  type ListQuery,
+  type LogEntry,
+  type LogQuery,
+  type StatusCounts,
+  type StoreEvent,
+  type TimelineEntry,
   type Claimed,
   type ClaimOptions,
   type CreateOptions,
@@ -101,15 +116,44 @@ export class RedisStore implements Store {
   private readonly where: string;
   private lastConnectionError: Error | undefined;
 
+  // --- the change feed: steps publish only while someone subscribes ------------------
+
+  /** whether the feed channel has subscribers, as last seen (see `feedChannel`). */
+  private feedHeard = false;
+  private feedWatch: NodeJS.Timeout | undefined;
+  private readonly subscriptions = new Set<Redis>();
+
+  /**
+   * The channel to publish status changes on, or '' while nobody listens. Whether anyone
+   * does is asked once a second (`PUBSUB NUMSUB`), not on every step: a subscriber in
+   * another process hears changes from at most a second after it subscribed.
+   */
+  private feedChannel(): string {
+    if (!this.feedWatch) {
+      const ask = () =>
+        this.redis
+          .pubsub('NUMSUB', this.keys.feed())
+          .then((reply) => (this.feedHeard = Number((reply as unknown[])[1]) > 0 || this.subscriptions.size > 0))
+          .catch(() => undefined);
+      this.feedWatch = setInterval(ask, FEED_POLL_MS);
+      this.feedWatch.unref();
+      void ask();
+    }
+    return this.feedHeard || this.subscriptions.size > 0 ? this.keys.feed() : '';
+  }
+
   // --- records -------------------------------------------------------------------
 
   async createRecords(records: readonly SignatureRecord[], options: CreateOptions): Promise<void> {
     if (records.length === 0) return;
-    const payload = records.map((r) => ({ key: r.key, fields: encodeFields(r), ...(r.kind === 'task' ? {} : { state: this.keys.swarm(r.key).state }) }));
+    const payload = records.map((r) => ({
+      key: r.key, fields: encodeFields(r), at: String(r.creationTime), root: r.parent === undefined, ...(r.kind === 'task' ? {} : { state: this.keys.swarm(r.key).state }),
+    }));
     try {
       await this.call(() =>
         this.redis.mfCreateRecords(
           records.length + 1, this.keys.open(), ...records.map((r) => this.keys.record(r.key)), options.ttlSec, options.track ? '1' : '0', JSON.stringify(payload), this.keys.lock(''),
+          this.keys.index(), this.keys.rootIndex(), Date.now(), this.feedChannel(), this.keys.record(''),
         ),
       );
     } catch (error) {
@@ -137,9 +181,13 @@ export class RedisStore implements Store {
   }
 
   async updateRecord(key: string, update: RecordUpdate): Promise<UpdateResult> {
-    const swarmKeys = this.keys.owned(key).slice(1);
+    const swarmKeys = this.keys.swarmKeys(key);
     const reply = (await this.call(
-      () => this.redis.mfUpdateRecord(3 + swarmKeys.length, this.keys.record(key), this.keys.lock(key), this.keys.open(), ...swarmKeys, ...updateArgs(key, update)),
+      () =>
+        this.redis.mfUpdateRecord(
+          4 + swarmKeys.length, this.keys.record(key), this.keys.lock(key), this.keys.open(), this.keys.log(key), ...swarmKeys,
+          ...updateArgs(key, update), Date.now(), this.feedChannel(),
+        ),
       key,
     )) as string[];
     return updateResult(reply, key);
@@ -187,7 +235,10 @@ export class RedisStore implements Store {
   /** The claim's arguments (see lua/claim.lua's claimOptions). */
   private claimArgs(options: ClaimOptions): (string | number)[] {
     const begin = options.begin
-      ? JSON.stringify({ run: JSON.stringify(options.begin.runIdPrefix), worker: JSON.stringify(options.worker), set: encodeFields(options.begin.set) })
+      ? JSON.stringify({
+          run: JSON.stringify(options.begin.runIdPrefix), worker: JSON.stringify(options.worker), set: encodeFields(options.begin.set),
+          at: String(Date.now()), feed: this.feedChannel(),
+        })
       : '';
     return [
       options.maxConcurrency, encodeStatuses(options.whenStatus), options.worker, options.limit ?? '', options.stopAfterFailures ?? '',
@@ -216,9 +267,12 @@ export class RedisStore implements Store {
       return finishResult(reply);
     }
     // the member's end and its count, in one script: the count happens only if the end applied
-    const memberKeys = [this.keys.record(member), this.keys.lock(member), this.keys.open(), ...this.keys.owned(member).slice(1)];
+    const memberKeys = [this.keys.record(member), this.keys.lock(member), this.keys.open(), this.keys.log(member), ...this.keys.swarmKeys(member)];
     const [endReply, finishReply] = (await this.call(
-      () => this.redis.mfSwarmEnd(memberKeys.length + swarmKeys.length, ...memberKeys, ...swarmKeys, ...updateArgs(member, end), ...finishArgs),
+      () =>
+        this.redis.mfSwarmEnd(
+          memberKeys.length + swarmKeys.length, ...memberKeys, ...swarmKeys, ...updateArgs(member, end), Date.now(), this.feedChannel(), ...finishArgs,
+        ),
       swarmSide(swarm),
     )) as [string[], FinishReply];
     const ended = updateResult(endReply, member);
@@ -365,7 +419,105 @@ export class RedisStore implements Store {
     return (await this.call(() => this.redis.lrange(redisKey, 0, -1))).map((e) => decodeValue(e, redisKey) as AuditEntry);
   }
 
+  // --- observability -------------------------------------------------------------------
+
+  async recordTtl(key: string): Promise<number | null> {
+    const ms = await this.call(() => this.redis.pttl(this.keys.record(key)), key);
+    return ms < 0 ? null : Math.ceil(ms / 1000);
+  }
+
+  async timeline(key: string): Promise<TimelineEntry[]> {
+    const lines = await this.call(() => this.redis.hget(this.keys.record(key), TIMELINE), key);
+    if (!lines) return [];
+    return lines.split('\n').map((line) => decodeValue(line, key) as TimelineEntry);
+  }
+
+  async appendLogs(key: string, entries: readonly LogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const encoded = entries.map((e) => JSON.stringify(checkLogEntry(key, e)));
+    await this.call(() => this.redis.mfAppendLogs(2, this.keys.record(key), this.keys.log(key), LOG_CAP, this.feedChannel(), key, ...encoded), key);
+  }
+
+  async readLogs(key: string, query?: LogQuery): Promise<LogEntry[]> {
+    const redisKey = this.keys.log(key);
+    const entries = (await this.call(() => this.redis.lrange(redisKey, 0, -1), key)).map((e) => decodeValue(e, redisKey) as LogEntry);
+    return filterLogs(entries, query);
+  }
+
+  async listRecords(query: ListQuery): Promise<ListPage> {
+    const { limit, scanLimit } = listLimits(query);
+    const [at, key, ...hashes] = (await this.list(query, 'page', limit, scanLimit)) as [string, string, ...string[][]];
+    const records: SignatureRecord[] = [];
+    for (const flat of hashes) {
+      const fields = pairs(flat);
+      const record = decodeRecord(fields, JSON.parse(fields.key ?? '""'));
+      if (record) records.push(record);
+    }
+    return at === '' ? { records } : { records, cursor: encodeCursor({ at: Number(at), key }) };
+  }
+
+  async countRecords(query: ListQuery): Promise<StatusCounts> {
+    const { scanLimit } = listLimits({ ...query, limit: undefined });
+    const [complete, ...flat] = (await this.list({ ...query, cursor: undefined }, 'count', 1, scanLimit)) as [number, ...(string | number)[]];
+    const counts = emptyStatusCounts();
+    for (let i = 0; i < flat.length; i += 2) counts[JSON.parse(String(flat[i])) as keyof typeof counts] = Number(flat[i + 1]);
+    return { counts, complete: complete === 1 };
+  }
+
+  private async list(query: ListQuery, mode: 'page' | 'count', limit: number, scanLimit: number): Promise<unknown[]> {
+    const after = decodeCursor(query.cursor);
+    const filter = {
+      ...(query.kinds ? { kinds: query.kinds.map((k) => JSON.stringify(k)) } : {}),
+      ...(query.statuses ? { statuses: query.statuses.map((s) => JSON.stringify(s)) } : {}),
+      ...(query.taskName !== undefined ? { taskName: JSON.stringify(query.taskName) } : {}),
+      ...(query.roots ? { roots: true } : {}),
+      ...(query.text ? { text: query.text.toLowerCase() } : {}),
+      ...(query.from !== undefined ? { from: query.from } : {}),
+      ...(query.to !== undefined ? { to: query.to } : {}),
+    };
+    const [index, other] = query.roots ? [this.keys.rootIndex(), this.keys.index()] : [this.keys.index(), this.keys.rootIndex()];
+    return (await this.call(() =>
+      this.redis.mfListRecords(2, index, other, this.keys.record(''), after ? String(after.at) : '', after?.key ?? '', mode, limit, scanLimit, JSON.stringify(filter)),
+    )) as unknown[];
+  }
+
+  async subscribe(listener: (event: StoreEvent) => void): Promise<FeedSubscription> {
+    // a subscribed connection can do nothing else: one of its own per subscription
+    const subscriber = this.redis.duplicate();
+    subscriber.on('error', () => undefined);
+    this.subscriptions.add(subscriber);
+    subscriber.on('message', (_channel: string, message: string) => {
+      let event: StoreEvent;
+      try {
+        event = JSON.parse(message) as StoreEvent;
+      } catch {
+        return; // not ours
+      }
+      try {
+        listener(event);
+      } catch {
+        // the listener's own problem
+      }
+    });
+    try {
+      await subscriber.subscribe(this.keys.feed());
+    } catch (error) {
+      this.subscriptions.delete(subscriber);
+      subscriber.disconnect();
+      throw this.translate(error, undefined);
+    }
+    return {
+      close: async () => {
+        if (!this.subscriptions.delete(subscriber)) return;
+        await subscriber.quit().catch(() => subscriber.disconnect());
+      },
+    };
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.feedWatch);
+    for (const subscriber of this.subscriptions) subscriber.disconnect();
+    this.subscriptions.clear();
     if (this.ownsClient) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -469,11 +621,15 @@ function encodeStatuses(statuses: readonly string[]): string {
   return JSON.stringify(statuses.map((s) => JSON.stringify(s)));
 }
 
-/** A field the store keeps in a record hash that is not the record's (see lua/record.lua). */
-const LOCK_MARK = '#lock';
+/** Fields the store keeps in a record hash that are not the record's start with this (see lua/record.lua). */
+const STORE_FIELD = '#';
+/** the record hash's field holding its timeline, one JSON entry a line. */
+const TIMELINE = '#tl';
+/** how often a store asks whether the change feed has subscribers, in ms. */
+const FEED_POLL_MS = 1000;
 
 function decodeRecord(hash: Record<string, string>, key: string): SignatureRecord | null {
-  const fields = Object.entries(hash).filter(([field]) => field !== LOCK_MARK);
+  const fields = Object.entries(hash).filter(([field]) => !field.startsWith(STORE_FIELD));
   if (fields.length === 0) return null;
   const value: Record<string, unknown> = {};
   for (const [field, encoded] of fields) value[field] = decodeValue(encoded, key);

@@ -4,6 +4,7 @@
  * after a Redis restart flushed the script cache).
  */
 import type { Redis } from 'ioredis';
+import appendLogs from './lua/append-logs.lua';
 import claim from './lua/claim.lua';
 import createRecords from './lua/create-records.lua';
 import deleteRecords from './lua/delete-records.lua';
@@ -11,6 +12,7 @@ import finish from './lua/finish.lua';
 import graphSettle from './lua/graph-settle.lua';
 import heartbeat from './lua/heartbeat.lua';
 import listOpen from './lua/list-open.lua';
+import listRecords from './lua/list-records.lua';
 import liveWorkers from './lua/live-workers.lua';
 import lock from './lua/lock.lua';
 import record from './lua/record.lua';
@@ -50,6 +52,8 @@ export interface Scripts {
   mfHeartbeat: Command;
   mfLiveWorkers: Command;
   mfListOpen: Command;
+  mfAppendLogs: Command;
+  mfListRecords: Command;
 }
 
 const SOURCES: Record<keyof Scripts, string> = {
@@ -71,6 +75,8 @@ const SOURCES: Record<keyof Scripts, string> = {
   mfHeartbeat: heartbeat,
   mfLiveWorkers: liveWorkers,
   mfListOpen: listOpen,
+  mfAppendLogs: `${record}\n${appendLogs}`,
+  mfListRecords: listRecords,
 };
 
 /** Registers the scripts on a client (once per client); keys are passed as `numkeys, ...keys, ...args`. */

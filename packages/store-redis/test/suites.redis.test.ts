@@ -4,7 +4,7 @@
  * of its own and deletes it afterwards.
  */
 import { InProcessEngine } from '@mageflow/core';
-import { describeFaultTolerance, describeScenarios, describeStoreConformance, uniqueId } from '@mageflow/testing';
+import { describeFaultTolerance, describeInspector, describeScenarios, describeStoreConformance, uniqueId } from '@mageflow/testing';
 import { redisOrSkip, storeUnder } from './redis';
 
 const available = redisOrSkip();
@@ -24,6 +24,11 @@ suite('on Redis', () => {
   describeScenarios('redis + in-process', async () => {
     const h = storeUnder(uniqueId('mf-test-sc'));
     return { store: h.store, engine: () => new InProcessEngine(), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, corrupt: h.corrupt, cleanup: h.cleanup };
+  });
+
+  describeInspector('redis + in-process', async () => {
+    const h = storeUnder(uniqueId('mf-test-insp'));
+    return { store: h.store, engine: () => new InProcessEngine(), cleanup: h.cleanup };
   });
 
   const stores: ReturnType<typeof storeUnder>[] = [];

@@ -8,3 +8,4 @@ export { describeScenarios, type ScenarioEnv, type ScenarioFactory, type Scenari
 export { faultyStore, countingStore, type FaultPlan, type FaultyStore } from './faulty-store';
 export { describeFaultTolerance, type FaultEnv, type FaultFactory, type FaultToleranceOptions } from './fault-tolerance';
 export { waitUntil, delay, Recorder, uniqueId } from './helpers';
+export { describeInspector } from './inspector';

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { CorruptRecordError, type Claimed, type Priority, type SignatureRecord, type Store } from '@mageflow/core';
 import { delay, uniqueId } from './helpers';
+import { describeObservability } from './observability-conformance';
 
 export interface StoreHarness {
   store: Store;
@@ -575,6 +576,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(live.has(`${id}-w2`)).toBe(true);
       });
     });
+
+    describeObservability(() => ({ store, h, id, key }), record);
 
     describe('audit', () => {
       it('keeps audit entries under their key', async () => {

@@ -2,7 +2,7 @@
  * The suites on the embedded defaults: the in-memory store and the in-process engine.
  */
 import { InProcessEngine, MemoryStore } from '@mageflow/core';
-import { describeEngineConformance, describeFaultTolerance, describeScenarios, describeStoreConformance } from '../src';
+import { describeEngineConformance, describeFaultTolerance, describeInspector, describeScenarios, describeStoreConformance } from '../src';
 
 describeStoreConformance('memory', () => {
   const store = new MemoryStore();
@@ -23,3 +23,5 @@ describeScenarios('memory + in-process', async () => {
 });
 
 describeFaultTolerance('memory + in-process', async () => ({ store: async () => new MemoryStore(), engine: () => new InProcessEngine() }));
+
+describeInspector('memory + in-process', async () => ({ store: new MemoryStore(), engine: () => new InProcessEngine() }));

@@ -42,6 +42,12 @@ export class ExpiringMap<T> {
     return entry;
   }
 
+  /** Whether a live entry is held, without dropping an expired one (safe while a purge runs). */
+  holds(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry !== undefined && entry.expiresAt > this.now();
+  }
+
   get(key: string): T | undefined {
     return this.entry(key)?.value;
   }

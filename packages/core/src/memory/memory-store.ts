@@ -11,8 +11,17 @@
  */
 import type { Priority } from '../model/priority';
 import { checkRecordUpdate, parseRecord, type SignatureRecord } from '../model/record';
+import { TIMELINE_CAP, LOG_CAP } from '../ports/store';
 import type {
   AuditEntry,
+  FeedSubscription,
+  ListPage,
+  ListQuery,
+  LogEntry,
+  LogQuery,
+  StatusCounts,
+  StoreEvent,
+  TimelineEntry,
   Claimed,
   ClaimOptions,
   CreateOptions,
@@ -33,6 +42,8 @@ import { matches } from '../ports/expectation';
 import { CorruptRecordError, InvalidArgumentError } from '../errors';
 import { ExpiringMap } from './expiring-map';
 import { GraphProgress, SwarmState } from './swarm-state';
+import { CreationIndex } from './creation-index';
+import { checkLogEntry, decodeCursor, emptyStatusCounts, encodeCursor, filterLogs, listLimits, matchesListQuery, type ListPosition } from '../observability/store-helpers';
 
 /** A value put under a record key by `corrupt()`: validated on each read until it is a valid record. */
 class Unchecked {
@@ -57,6 +68,12 @@ export class MemoryStore implements Store {
   private readonly locks: ExpiringMap<string>;
   private readonly workers: ExpiringMap<true>;
   private readonly audits: ExpiringMap<AuditEntry[]>;
+  private readonly timelines: ExpiringMap<TimelineEntry[]>;
+  private readonly logs: ExpiringMap<LogEntry[]>;
+  /** every record, and the records without a parent, by creation time. */
+  private readonly index: CreationIndex;
+  private readonly rootIndex: CreationIndex;
+  private readonly listeners = new Set<(event: StoreEvent) => void>();
   private readonly purgeEveryMs: number;
   private nextPurgeAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -64,22 +81,36 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
     this.purgeEveryMs = options.purgeEveryMs ?? 1000;
-    this.records = new ExpiringMap(this.now, (key) => this.open.delete(key));
+    this.records = new ExpiringMap(this.now, (key) => this.forget(key));
+    // `holds`, not `has`: the indexes may compact while a purge is dropping expired records
+    this.index = new CreationIndex((key) => this.records.holds(key));
+    this.rootIndex = new CreationIndex((key) => this.records.holds(key));
     this.swarms = new ExpiringMap(this.now);
     this.locks = new ExpiringMap(this.now);
     this.workers = new ExpiringMap(this.now);
     this.audits = new ExpiringMap(this.now);
+    this.timelines = new ExpiringMap(this.now);
+    this.logs = new ExpiringMap(this.now);
+  }
+
+  private forget(key: string): void {
+    this.open.delete(key);
+    this.index.forget();
+    this.rootIndex.forget();
   }
 
   /** Drops every expired entry now; returns how many. Also runs on its own every `purgeEveryMs`. */
   purgeExpired(): number {
     this.nextPurgeAt = this.now() + this.purgeEveryMs;
-    return [this.records, this.swarms, this.locks, this.workers, this.audits].reduce((n, map) => n + map.purge(), 0);
+    return [this.records, this.swarms, this.locks, this.workers, this.audits, this.timelines, this.logs].reduce((n, map) => n + map.purge(), 0);
   }
 
   /** Entries held (live or not yet purged), for tests of memory use. */
-  size(): { records: number; swarms: number; open: number; locks: number; workers: number; audits: number } {
-    return { records: this.records.size, swarms: this.swarms.size, open: this.open.size, locks: this.locks.size, workers: this.workers.size, audits: this.audits.size };
+  size(): { records: number; swarms: number; open: number; locks: number; workers: number; audits: number; timelines: number; logs: number; indexed: number } {
+    return {
+      records: this.records.size, swarms: this.swarms.size, open: this.open.size, locks: this.locks.size, workers: this.workers.size, audits: this.audits.size,
+      timelines: this.timelines.size, logs: this.logs.size, indexed: this.index.size,
+    };
   }
 
   // --- records ---------------------------------------------------------------
@@ -100,9 +131,15 @@ export class MemoryStore implements Store {
       }
     });
     const expiresAt = this.expiry(options.ttlSec);
+    const at = this.now();
     for (const copy of copies) {
       this.records.set(copy.key, copy, expiresAt);
       if (options.track) this.open.add(copy.key);
+      this.index.add(copy.key, copy.creationTime);
+      if (copy.parent === undefined) this.rootIndex.add(copy.key, copy.creationTime);
+      const entry = timelineEntry(at, copy, undefined);
+      this.timelines.set(copy.key, [entry], expiresAt);
+      if (this.listeners.size > 0) this.emit({ type: 'status', key: copy.key, kind: copy.kind, taskName: copy.taskName, ...(copy.parent ? { parent: copy.parent } : {}), entry });
     }
   }
 
@@ -139,6 +176,7 @@ export class MemoryStore implements Store {
     if (this.lockedAgainst(key, update.lockHolder)) return { ok: false, reason: 'locked', record: copyRecord(record) };
     const next = updated(record, key, update);
     entry.value = next;
+    if (next.status !== record.status) this.noteStatus(next, record.status);
     if (update.ttlSec !== undefined) this.setExpiry(key, update.ttlSec);
     if (update.untrack) this.open.delete(key);
     if (update.track) this.open.add(key);
@@ -149,10 +187,13 @@ export class MemoryStore implements Store {
     const locked = keys.filter((key) => this.lockedAgainst(key, options.lockHolder));
     if (locked.length > 0) return { ok: false as const, locked };
     for (const key of keys) {
+      if (this.records.has(key)) this.forget(key);
       this.records.delete(key);
       this.swarms.delete(key);
       this.locks.delete(key);
       this.open.delete(key);
+      this.timelines.delete(key);
+      this.logs.delete(key);
     }
     return { ok: true as const };
   }
@@ -349,7 +390,107 @@ export class MemoryStore implements Store {
     return copyPlain(this.audits.get(key) ?? []);
   }
 
+  // --- observability -----------------------------------------------------------
+
+  async recordTtl(key: string): Promise<number | null> {
+    const entry = this.records.entry(key);
+    return entry ? Math.max(0, Math.ceil((entry.expiresAt - this.now()) / 1000)) : null;
+  }
+
+  async timeline(key: string): Promise<TimelineEntry[]> {
+    return copyPlain(this.timelines.get(key) ?? []);
+  }
+
+  async appendLogs(key: string, entries: readonly LogEntry[]): Promise<void> {
+    this.tick();
+    const checked = entries.map((e) => copyJson(checkLogEntry(key, e)));
+    const record = this.records.entry(key);
+    if (!record || checked.length === 0) return;
+    const kept = this.logs.get(key) ?? [];
+    kept.push(...checked);
+    if (kept.length > LOG_CAP) kept.splice(0, kept.length - LOG_CAP);
+    this.logs.set(key, kept, record.expiresAt);
+    if (this.listeners.size > 0) for (const entry of checked) this.emit({ type: 'log', key, entry: copyPlain(entry) });
+  }
+
+  async readLogs(key: string, query?: LogQuery): Promise<LogEntry[]> {
+    return copyPlain(filterLogs(this.logs.get(key) ?? [], query));
+  }
+
+  async listRecords(query: ListQuery): Promise<ListPage> {
+    const { limit, scanLimit } = listLimits(query);
+    const records: SignatureRecord[] = [];
+    let last: ListPosition | undefined;
+    let scanned = 0;
+    let more = false;
+    this.walk(query, (position, record) => {
+      last = position;
+      if (record && matchesListQuery(record, query)) records.push(copyRecord(record));
+      if (records.length >= limit || ++scanned >= scanLimit) return !(more = true);
+      return true;
+    });
+    return more && last ? { records, cursor: encodeCursor(last) } : { records };
+  }
+
+  async countRecords(query: ListQuery): Promise<StatusCounts> {
+    const { scanLimit } = listLimits({ ...query, limit: undefined });
+    const counts = emptyStatusCounts();
+    let scanned = 0;
+    let complete = true;
+    this.walk({ ...query, cursor: undefined }, (_, record) => {
+      if (record && matchesListQuery(record, query)) counts[record.status] += 1;
+      if (++scanned >= scanLimit) return (complete = false);
+      return true;
+    });
+    return { counts, complete };
+  }
+
+  async subscribe(listener: (event: StoreEvent) => void): Promise<FeedSubscription> {
+    this.listeners.add(listener);
+    return { close: async () => void this.listeners.delete(listener) };
+  }
+
+  /** Index entries newest first from the query's cursor, with their record (undefined: unreadable, or a stale entry). */
+  private walk(query: ListQuery, visit: (position: ListPosition, record: SignatureRecord | undefined) => boolean): void {
+    let after = decodeCursor(query.cursor);
+    if (query.to !== undefined && (!after || after.at > query.to)) after = { at: query.to, key: '\uffff' };
+    const index = query.roots ? this.rootIndex : this.index;
+    index.walk(after, (position) => {
+      if (query.from !== undefined && position.at < query.from) return false;
+      const record = this.readable(position.key);
+      // an entry left by a record deleted and created again under the same key
+      return visit(position, record && record.creationTime === position.at ? record : undefined);
+    });
+  }
+
+  private noteStatus(record: SignatureRecord, from: SignatureRecord['status']): void {
+    const entry = timelineEntry(this.now(), record, from);
+    const kept = this.timelines.entry(record.key);
+    if (kept) {
+      kept.value.push(entry);
+      if (kept.value.length > TIMELINE_CAP) kept.value.shift();
+    } else {
+      const expiresAt = this.records.entry(record.key)?.expiresAt;
+      if (expiresAt !== undefined) this.timelines.set(record.key, [entry], expiresAt);
+    }
+    if (this.listeners.size > 0) {
+      this.emit({ type: 'status', key: record.key, kind: record.kind, taskName: record.taskName, ...(record.parent ? { parent: record.parent } : {}), entry: { ...entry } });
+    }
+  }
+
+  /** A listener that throws must not break the step that published. */
+  private emit(event: StoreEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // the listener's own problem
+      }
+    }
+  }
+
   async close(): Promise<void> {
+    this.listeners.clear();
     clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -465,6 +606,8 @@ export class MemoryStore implements Store {
     const expiresAt = this.expiry(ttlSec);
     this.records.expire(key, expiresAt);
     this.swarms.expire(key, expiresAt);
+    this.timelines.expire(key, expiresAt);
+    this.logs.expire(key, expiresAt);
   }
 
   private expiry(ttlSec: number): number {
@@ -554,6 +697,15 @@ function copyJson<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key]);
   return out as T;
+}
+
+function timelineEntry(at: number, record: SignatureRecord, from: SignatureRecord['status'] | undefined): TimelineEntry {
+  const entry: TimelineEntry = { at, status: record.status };
+  if (from !== undefined) entry.from = from;
+  if (record.worker !== undefined) entry.worker = record.worker;
+  if (record.runId !== undefined) entry.runId = record.runId;
+  if (record.attempt !== undefined) entry.attempt = record.attempt;
+  return entry;
 }
 
 function emptyCounts(): SwarmCounts {

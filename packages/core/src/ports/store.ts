@@ -10,7 +10,7 @@
 import type { CorruptRecordError } from '../errors';
 import type { Priority } from '../model/priority';
 import type { SignatureRecord } from '../model/record';
-import type { Status } from '../model/status';
+import type { Kind, Status } from '../model/status';
 
 /** Scalar fields a conditional update can compare; `null` means "not stored". */
 export const EXPECTABLE_FIELDS = ['kind', 'runId', 'attempt', 'dispatchedAt', 'worker', 'parent', 'cleanupOf'] as const;
@@ -182,6 +182,103 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
+// --- observability: timeline, logs, listing, change feed ------------------------------
+
+/**
+ * One status change of a signature, as its timeline keeps it: recorded by the store
+ * itself in the step that changes the status (creation included), with the record's
+ * worker, run id and attempt as that step left them. Nothing else writes a timeline.
+ */
+export interface TimelineEntry {
+  /** when the step ran (ms epoch, the clock of the process that made it). */
+  at: number;
+  status: Status;
+  /** the status before; absent on the entry of its creation. */
+  from?: Status;
+  worker?: string;
+  runId?: string;
+  attempt?: number;
+}
+
+/** Most timeline entries kept per signature; past it the oldest are dropped. */
+export const TIMELINE_CAP = 50;
+
+export const LOG_LEVELS = ['info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A log line of a signature: written by its task body (`ctx.log`) or by the runtime. */
+export interface LogEntry {
+  at: number;
+  level: LogLevel;
+  message: string;
+  fields?: Record<string, unknown>;
+  /** who wrote it: the task body, or the runtime (retries, failures, cleanup problems). */
+  source: 'task' | 'runtime';
+  runId?: string;
+  attempt?: number;
+  worker?: string;
+}
+
+/** Most log entries kept per signature (the oldest are dropped); a message longer than LOG_MESSAGE_MAX characters is cut. */
+export const LOG_CAP = 1000;
+export const LOG_MESSAGE_MAX = 4000;
+
+export interface LogQuery {
+  /** only these levels. Default: all. */
+  levels?: readonly LogLevel[];
+  /** only entries whose message or fields contain this text (case-insensitive). */
+  text?: string;
+  /** the newest this many of those that match. Default: all kept. */
+  limit?: number;
+}
+
+/**
+ * Which signatures to list, newest first. Every filter is optional; they all apply.
+ * A listing walks an index by creation time, not the whole store: a call examines at
+ * most `scanLimit` index entries, so it returns fewer than `limit` records (with a
+ * cursor to go on) when few of those match.
+ */
+export interface ListQuery {
+  kinds?: readonly Kind[];
+  statuses?: readonly Status[];
+  taskName?: string;
+  /** only signatures that are not a member of a chain or swarm (workflows and lone tasks). */
+  roots?: boolean;
+  /** only signatures whose key, name or task name contains this text (case-insensitive). */
+  text?: string;
+  /** created at or after this (ms epoch). */
+  from?: number;
+  /** created at or before this (ms epoch). */
+  to?: number;
+  /** where the previous page ended (`ListPage.cursor`). */
+  cursor?: string;
+  /** most records to return. Default 50. */
+  limit?: number;
+  /** most index entries to examine in this call. Default 10,000. */
+  scanLimit?: number;
+}
+
+export interface ListPage {
+  records: SignatureRecord[];
+  /** where to go on from; absent when the index has no more entries to examine. */
+  cursor?: string;
+}
+
+export interface StatusCounts {
+  counts: Record<Status, number>;
+  /** false when `scanLimit` entries were examined before the index ended: the counts are of the newest ones. */
+  complete: boolean;
+}
+
+/** What the change feed carries. */
+export type StoreEvent =
+  | { type: 'status'; key: string; kind: Kind; taskName: string; parent?: string; entry: TimelineEntry }
+  | { type: 'log'; key: string; entry: LogEntry };
+
+export interface FeedSubscription {
+  close(): Promise<void>;
+}
+
 export interface Store {
   /**
    * What this store's data is kept under (a Redis key prefix, a schema name), when
@@ -284,6 +381,32 @@ export interface Store {
   // --- audit ----------------------------------------------------------------
   audit(entry: AuditEntry, ttlSec: number): Promise<void>;
   auditLog(key: string): Promise<AuditEntry[]>;
+
+  // --- observability ------------------------------------------------------------
+  // A store records a signature's timeline and lists it in its creation index by itself,
+  // in the steps that create it and change its status (createRecords, updateRecord,
+  // swarmFinish's end, swarmClaim's begin); those steps also publish to the change feed
+  // while anyone subscribes. What it keeps for a signature shares the record's time to
+  // live and goes with `deleteRecords`.
+
+  /** Seconds the record has left to live (null: no record; a record kept without a TTL is never handed out). */
+  recordTtl(key: string): Promise<number | null>;
+  /** The signature's status changes, oldest first (at most TIMELINE_CAP; empty when it is gone). */
+  timeline(key: string): Promise<TimelineEntry[]>;
+  /** Appends log entries to a signature's log (at most LOG_CAP kept); dropped when the signature is gone. */
+  appendLogs(key: string, entries: readonly LogEntry[]): Promise<void>;
+  /** The signature's log entries, oldest first, filtered. */
+  readLogs(key: string, query?: LogQuery): Promise<LogEntry[]>;
+  /** A page of signatures, newest first (see ListQuery). */
+  listRecords(query: ListQuery): Promise<ListPage>;
+  /** How many signatures matching the query's filters are in each status (cursor and limit ignored). */
+  countRecords(query: ListQuery): Promise<StatusCounts>;
+  /**
+   * Calls `listener` with every status change and log entry from now on, from any
+   * process sharing the store (best effort: a listener that needs a consistent picture
+   * reads the records after subscribing). Publishing costs nothing while nobody listens.
+   */
+  subscribe(listener: (event: StoreEvent) => void): Promise<FeedSubscription>;
 
   close(): Promise<void>;
 }

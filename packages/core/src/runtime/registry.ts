@@ -5,6 +5,7 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { InvalidInputError, type ErrorInfo } from '../errors';
 import type { ConditionFn } from './condition';
+import type { TaskLogger } from './task-log';
 
 /** What a task body is handed besides its input (when it asks for it). */
 export interface TaskContext {
@@ -19,6 +20,12 @@ export interface TaskContext {
   key?: string;
   /** the engine's own context object (the Hatchet Context on Hatchet). */
   native: unknown;
+  /**
+   * Log lines kept with the signature (capped at LOG_CAP, with its TTL), shown live by the
+   * dashboard, `mageflow logs` and the MCP server: `ctx.log.info('row done', { row: 7 })`.
+   * In a run without a signature they go to the configured logger.
+   */
+  log: TaskLogger;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -115,6 +122,11 @@ export class TaskRegistry {
 
   get(name: string): RegisteredTask | undefined {
     return this.tasks.get(name) ?? this.foreign.get(name);
+  }
+
+  /** The tasks registered in this process, in the order registered. */
+  list(): RegisteredTask[] {
+    return [...this.tasks.values()];
   }
 
   isLocal(name: string): boolean {

@@ -15,6 +15,7 @@ import { runCleanupFn } from './cleanup';
 import { memberEndWriter } from './container';
 import { hasMemberCallbacks } from './member-callbacks';
 import { box } from './dispatch';
+import { noteEvent, taskLogger } from './task-log';
 
 export interface SignatureView {
   (record: SignatureRecord): unknown;
@@ -35,26 +36,32 @@ async function handle(rt: Runtime, task: RegisteredTask, view: SignatureView, ru
   const record = handedOver ?? (await begin(rt, task, run, key, message, inherited));
   if (record === undefined) return undefined;
 
-  let ctx = contextOf(run, undefined, record);
+  let ctx = contextOf(rt, run, undefined, record);
   let result: unknown;
   let stored: unknown;
   try {
     const input = buildInput(task.name, decodeValue(message), decodeValue(record.kwargs) as Record<string, unknown>, task.options.messageField);
     task.validate(input);
-    ctx = contextOf(run, input, record);
+    ctx = contextOf(rt, run, input, record, ctx.log);
     result = await untilAborted(invoke(rt, task, ctx, record, view), run.signal);
     // A result that cannot be stored fails this run (once, without retry), here,
     // where the body's failures are handled, never later while its end is recorded.
     stored = encodeValue(result, `the result of task "${task.name}"`, InvalidOutputError);
   } catch (error) {
+    await ctx.log.flush();
     if (error instanceof TaskCanceledError && run.signal.aborted) {
       // interrupted or cancelled: its status says so; only the cleanup is left to run
+      void noteEvent(rt, key, run, 'info', 'the run was stopped (interrupted or canceled)');
       if (task.options.cleanup) await afterAbort(rt, task, ctx, key);
       return undefined;
     }
     const final = error instanceof InvalidInputError || !isRetryableError(error) || run.attempt >= run.maxAttempts;
     const failure = describeError(error, run.attempt);
     const cleanupError = await runCleanupFn(rt, task, ctx, { outcome: 'failed', error: failure, willRetry: !final });
+    await noteEvent(rt, key, run, final ? 'error' : 'warn', final ? `failed: ${failure.message}` : `attempt ${run.attempt} failed, retrying: ${failure.message}`, {
+      error: failure,
+      ...(cleanupError ? { cleanupError } : {}),
+    });
     if (!final) {
       if (cleanupError) await keepCleanupError(rt, key, cleanupError);
       throw error; // the engine retries; the signature stays active
@@ -62,14 +69,16 @@ async function handle(rt: Runtime, task: RegisteredTask, view: SignatureView, ru
     await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'fail', { error: failure, ...(cleanupError ? { cleanupError } : {}) }));
     throw nonRetryable(error);
   }
+  await ctx.log.flush();
   const cleanupError = await runCleanupFn(rt, task, ctx, { outcome: 'done', result, willRetry: false });
+  if (cleanupError) await noteEvent(rt, key, run, 'warn', `cleanup failed: ${cleanupError.message}`, { cleanupError });
   await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(stored), ...(cleanupError ? { cleanupError } : {}) }));
   return stored;
 }
 
 /** A plain run of the task, outside any signature: no bookkeeping but its cleanup. */
 async function plainRun(rt: Runtime, task: RegisteredTask, run: EngineRun, view: SignatureView): Promise<unknown> {
-  const ctx = contextOf(run, run.input, undefined);
+  const ctx = contextOf(rt, run, run.input, undefined);
   let result: unknown;
   try {
     task.validate(run.input);
@@ -156,8 +165,9 @@ async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: '
   } else if (ended.decision.effects.includes('settle')) await settle(rt, ended.record, parent ?? undefined);
 }
 
-function contextOf(run: EngineRun, input: unknown, record: SignatureRecord | undefined): TaskContext {
+function contextOf(rt: Runtime, run: EngineRun, input: unknown, record: SignatureRecord | undefined, log = taskLogger(rt, record?.key, run)): TaskContext {
   return {
+    log,
     input,
     signal: run.signal,
     attempt: run.attempt,
@@ -173,6 +183,7 @@ async function invoke(rt: Runtime, task: RegisteredTask, ctx: TaskContext, recor
   if (marks.staggerMs) {
     const delay = Math.floor(Math.random() * marks.staggerMs);
     rt.log.info('staggering task start', { task: task.name, delayMs: delay });
+    if (ctx.key) void noteEvent(rt, ctx.key, ctx, 'info', `staggering the start by ${delay} ms`, { delayMs: delay });
     await untilAborted(sleep(delay), ctx.signal);
   }
   const mode = marks.withCtx ? 'ALL' : rt.config.paramConfig;

@@ -4,7 +4,8 @@
 -- a: ARGV; i: where the claim's 8 arguments start: maxConcurrency, JSON list of encoded
 -- allowed statuses, worker, limit or '', stopAfterFailures or '', the record and lock key
 -- prefixes ('P:rec:', 'P:lock:'), and the begin or '' (JSON: { run = the encoded run id
--- prefix, worker = the encoded worker, set = flat list of fields and encoded values })
+-- prefix, worker = the encoded worker, set = flat list of fields and encoded values,
+-- at = now (ms), feed = the feed channel or '' })
 local function claimOptions(a, i)
   return {
     max = tonumber(a[i]), allowed = cjson.decode(a[i + 1]), worker = a[i + 2], limit = tonumber(a[i + 3]), stopAfter = tonumber(a[i + 4]),
@@ -28,8 +29,13 @@ local function handOver(claimed, o)
         local run = string.sub(o.begin.run, 1, -2) .. '.' .. (n - 1) .. '"'
         local set = { 'status', '"active"', 'runId', run, 'attempt', '1', 'worker', o.begin.worker }
         for j = 1, #o.begin.set do set[#set + 1] = o.begin.set[j] end
-        redis.call('HSET', rec, unpack(set))
         for j = 1, #set, 2 do f[set[j]] = set[j + 1] end
+        local entry = timelineEntry(o.begin.at, f, '"pending"')
+        f[TIMELINE] = appendTimeline(f[TIMELINE], entry)
+        set[#set + 1] = TIMELINE
+        set[#set + 1] = f[TIMELINE]
+        redis.call('HSET', rec, unpack(set))
+        publishStatus(o.begin.feed, member, f, entry)
         flat = flatten(f)
         runId = cjson.decode(run)
       end

@@ -2,7 +2,9 @@
 -- KEYS: open set, then one record key per record
 -- ARGV[1]: ttl (s); ARGV[2]: '1' to track; ARGV[3]: JSON list of
 --   { key = record key (unprefixed), fields = { field, encoded value, ... }, state = swarm state
---   key (chains and swarms only) }; ARGV[4]: lock key prefix
+--   key (chains and swarms only), at = creation time (string), root = true when it has no
+--   parent }; ARGV[4]: lock key prefix; ARGV[5], ARGV[6]: the creation indexes (every record,
+--   roots); ARGV[7]: now (ms); ARGV[8]: feed channel or ''; ARGV[9]: record key prefix
 local ttl = tonumber(ARGV[1])
 local track = ARGV[2] == '1'
 local records = cjson.decode(ARGV[3])
@@ -28,7 +30,12 @@ for i = 1, n do
     fields[#fields + 1] = LOCK_MARK
     fields[#fields + 1] = '1'
   end
+  local f = fieldsOf(fields)
+  local entry = timelineEntry(ARGV[7], f, nil)
+  fields[#fields + 1] = TIMELINE
+  fields[#fields + 1] = entry
   redis.call('HSET', KEYS[i + 1], unpack(fields))
+  publishStatus(ARGV[8], records[i].key, f, entry)
   redis.call('EXPIRE', KEYS[i + 1], ttl)
   -- a chain or swarm added to before its record was created: its state's copy of the
   -- status (see swarm-state.lua) starts from the record
@@ -45,5 +52,47 @@ if track then
     redis.call('SADD', KEYS[1], unpack(keys))
   end
   if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+end
+
+-- The creation indexes: sorted sets of keys scored by creation time, one ZADD a thousand
+-- records. They live as long as their longest-lived entry.
+local function index(key, wanted)
+  local args = {}
+  for i = 1, n do
+    if wanted(records[i]) then
+      args[#args + 1] = records[i].at
+      args[#args + 1] = records[i].key
+    end
+    if #args >= 2000 or (i == n and #args > 0) then
+      redis.call('ZADD', key, unpack(args))
+      args = {}
+    end
+  end
+  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+end
+index(ARGV[5], function() return true end)
+local roots = false
+for i = 1, n do if records[i].root then roots = true end end
+if roots then index(ARGV[6], function(r) return r.root end) end
+
+-- Entries whose record expired go from the oldest end: mostly records expire in the order
+-- they were created, so each is looked at about once (one EXISTS each over its life). The
+-- walk stops after a few live ones in a row, so a long-lived old record costs little.
+local dead = {}
+local live = 0
+local oldest = redis.call('ZRANGE', ARGV[5], 0, n + 7)
+for _, key in ipairs(oldest) do
+  if redis.call('EXISTS', ARGV[9] .. key) == 1 then
+    live = live + 1
+    if live >= 8 then break end
+  else
+    live = 0
+    dead[#dead + 1] = key
+  end
+end
+for first = 1, #dead, 1000 do
+  local last = math.min(first + 999, #dead)
+  redis.call('ZREM', ARGV[5], unpack(dead, first, last))
+  redis.call('ZREM', ARGV[6], unpack(dead, first, last))
 end
 return n

@@ -24,3 +24,37 @@ local function lockedAgainst(fields, lock, holder)
   local current = redis.call('GET', lock)
   return current ~= false and current ~= holder
 end
+
+-- Fields the store keeps in a record hash besides the record's own all start with '#':
+-- TIMELINE holds the status changes, one JSON object a line (JSON text has no raw
+-- newline), at most TIMELINE_CAP (as the Store port's); LOGS_MARK says the record has a
+-- log list (P:log:K), so a step that sets the record's TTL sets the log's too, and
+-- records without logs cost no extra command.
+local TIMELINE = '#tl'
+local TIMELINE_CAP = 50
+local LOGS_MARK = '#logs'
+
+-- A timeline entry from the record's fields as a step left them (values already JSON-encoded).
+local function timelineEntry(now, fields, from)
+  local e = '{"at":' .. now .. ',"status":' .. fields.status
+  if from then e = e .. ',"from":' .. from end
+  if fields.worker then e = e .. ',"worker":' .. fields.worker end
+  if fields.runId then e = e .. ',"runId":' .. fields.runId end
+  if fields.attempt then e = e .. ',"attempt":' .. fields.attempt end
+  return e .. '}'
+end
+
+local function appendTimeline(timeline, entry)
+  if not timeline or timeline == '' then return entry end
+  local _, lines = string.gsub(timeline, '\n', '')
+  if lines + 1 >= TIMELINE_CAP then timeline = string.sub(timeline, string.find(timeline, '\n', 1, true) + 1) end
+  return timeline .. '\n' .. entry
+end
+
+-- Publishes a status change on the change feed (channel '' while nobody subscribes).
+local function publishStatus(channel, key, fields, entry)
+  if channel == '' then return end
+  local event = '{"type":"status","key":' .. cjson.encode(key) .. ',"kind":' .. fields.kind .. ',"taskName":' .. fields.taskName
+  if fields.parent then event = event .. ',"parent":' .. fields.parent end
+  redis.call('PUBLISH', channel, event .. ',"entry":' .. entry .. '}')
+end

@@ -1,0 +1,10 @@
+const preset = require('../../jest.preset.cjs');
+
+module.exports = {
+  ...preset,
+  // @mageflow/store-redis runs from source here: its Lua scripts are imported as text, as its build does.
+  transform: { ...preset.transform, '\\.lua$': '<rootDir>/../store-redis/test/lua-transform.cjs' },
+  moduleFileExtensions: [...preset.moduleFileExtensions, 'lua'],
+  // hono is ESM and CommonJS; the browser tests spawn Chromium and need time
+  testTimeout: 60_000,
+};
