@@ -254,7 +254,7 @@ export class Mageflow {
     const kwargs = storedKwargs(options.kwargs, 'the chain');
     const prepared = await this.internals.prepare(members.map((m, i) => memberSpec(m, `chain member ${i}`)), { key, kind: 'chain' });
     prepared.forEach((p, i) => (p.record.index = i));
-    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
+    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup, 'callback', adoptedKeys(prepared));
     const record: SignatureRecord = {
       ...baseRecord(key, 'chain', 'mageflow.chain', kwargs),
       ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
@@ -300,7 +300,7 @@ export class Mageflow {
     // Everything is validated before the swarm is stored: a refused swarm leaves nothing behind.
     const specs = members.map((m, i) => memberSpec(m, `swarm member ${i}`));
     const prepared = await this.internals.prepare(specs, { key, kind: 'swarm' });
-    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
+    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup, 'callback', adoptedKeys(prepared));
     const onSuccess = await this.internals.memberTemplates(key, options.memberSuccess, 'memberSuccess');
     const onError = await this.internals.memberTemplates(key, options.memberError, 'memberError');
     const record: SignatureRecord = {
@@ -343,7 +343,7 @@ export class Mageflow {
     const kwargs = storedKwargs(options.kwargs, 'the graph');
     const prepared = await this.internals.prepare(names.map((n) => memberSpec(nodes[n]!, `graph node "${n}"`)), { key, kind: 'graph' });
     prepared.forEach((p, i) => (p.record.index = i));
-    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup);
+    const callbacks = await this.internals.callbacks(key, options.success, options.error, options.cleanup, 'callback', adoptedKeys(prepared));
     const record: SignatureRecord = {
       ...baseRecord(key, 'graph', 'mageflow.graph', kwargs),
       ...(options.name !== undefined ? { name: checkName(options.name) } : {}),
@@ -584,6 +584,8 @@ export class Internals {
     error: OneOrMany<SignatureInput> | undefined,
     cleanup: OneOrMany<SignatureInput> | undefined,
     where = 'callback',
+    /** existing signatures the owner takes as members. */
+    members: ReadonlySet<string> = new Set(),
   ) {
     const none = { keys: { successCallbacks: [] as string[], errorCallbacks: [] as string[] }, prepared: [] as Prepared[], adoptions: [] };
     if (success === undefined && error === undefined && cleanup === undefined) return none;
@@ -594,6 +596,12 @@ export class Internals {
     const ok = await this.prepare(list(success, `success ${where}`), undefined);
     const bad = await this.prepare(list(error, `error ${where}`), undefined);
     const after = await this.prepare(list(cleanup, `cleanup ${where}`), undefined);
+    // An existing signature runs in one place: as a member (here or anywhere) or as a callback, not both.
+    for (const p of [...ok, ...bad, ...after]) {
+      if (p.created.includes(p.record)) continue;
+      const memberOf = members.has(p.record.key) ? owner : p.record.parent;
+      if (memberOf !== undefined) throw new InvalidArgumentError(`"${p.record.key}" cannot be a ${where} of ${owner}: it is a member of ${memberOf}`);
+    }
     for (const p of [...ok, ...bad]) if (p.created.includes(p.record)) p.record.callbackOf = owner;
     const adoptions: { key: string; owner: string }[] = [];
     for (const p of after) {
@@ -899,6 +907,11 @@ function newKey(kind: Kind): string {
 
 function baseRecord(key: string, kind: Kind, taskName: string, kwargs: Record<string, unknown>): SignatureRecord {
   return { key, kind, taskName, kwargs, successCallbacks: [], errorCallbacks: [], status: 'pending', creationTime: Date.now() };
+}
+
+/** Keys of the existing signatures among prepared members. */
+function adoptedKeys(prepared: readonly Prepared[]): Set<string> {
+  return new Set(prepared.filter((p) => p.adopt).map((p) => p.record.key));
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -14,9 +14,19 @@ export interface MermaidEdge {
 /** A graph's shape: a node per name, an edge per edge; conditions as labels, default and onError edges dotted. */
 export function graphMermaid(nodes: readonly { name: string; label: string }[], edges: readonly MermaidEdge[]): string {
   const lines = ['flowchart TD'];
-  for (const node of nodes) lines.push(`  ${node.name}["${escape(node.label)}"]`);
-  for (const edge of edges) lines.push(`  ${edge.from} ${arrow(edge)} ${edge.to}`);
+  const ids = new Map(nodes.map((node, i) => [node.name, safeId(node.name) ? node.name : `n${i}`]));
+  const id = (name: string) => ids.get(name) ?? name;
+  for (const node of nodes) lines.push(`  ${id(node.name)}["${escape(node.label)}"]`);
+  for (const edge of edges) lines.push(`  ${id(edge.from)} ${arrow(edge)} ${id(edge.to)}`);
   return lines.join('\n');
+}
+
+/** Words Mermaid reads as syntax in a flowchart, which a node id must not be. */
+const RESERVED = new Set(['end', 'graph', 'flowchart', 'subgraph', 'direction', 'style', 'class', 'classdef', 'click', 'call', 'href', 'linkstyle', 'default', 'interpolate']);
+
+/** A node name usable as its own Mermaid id (readable diagrams); others get a generated one. */
+function safeId(name: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9_]*$/.test(name) && !RESERVED.has(name.toLowerCase());
 }
 
 function arrow(edge: MermaidEdge): string {
@@ -36,12 +46,12 @@ export function treeMermaid(tree: TreeNode): string {
   const used = new Set<TreeStatus>();
   const walk = (node: TreeNode, indent: string) => {
     used.add(node.status);
-    const label = `${node.name ?? node.task ?? node.kind}<br/>${node.kind} · ${node.status}${countsText(node)}`;
+    const label = `${escape(node.name ?? node.task ?? node.kind)}<br/>${escape(`${node.kind} · ${node.status}${countsText(node)}`)}`;
     if (!node.members) {
-      lines.push(`${indent}${id(node.key)}["${escape(label)}"]:::${node.status}`);
+      lines.push(`${indent}${id(node.key)}["${label}"]:::${node.status}`);
       return;
     }
-    lines.push(`${indent}subgraph ${id(node.key)}["${escape(label)}"]`);
+    lines.push(`${indent}subgraph ${id(node.key)}["${label}"]`);
     for (const member of node.members) walk(member, `${indent}  `);
     if (node.cursor !== undefined) lines.push(`${indent}  ${id(node.key)}_more["… ${node.counts!.total - Number(node.cursor)} more"]`);
     lines.push(`${indent}end`);
@@ -85,6 +95,7 @@ const STYLE: Record<TreeStatus, string> = {
 };
 
 /** Mermaid labels are quoted: quotes become their entity. */
+/** Label text: a quote would end the label, a tag or a line break would format it ("risk < 0.5" stays as it is). */
 function escape(text: string): string {
-  return text.replace(/"/g, '#quot;');
+  return text.replace(/"/g, '#quot;').replace(/<(?=[A-Za-z/!])/g, '#lt;').replace(/[\r\n]+/g, ' ');
 }

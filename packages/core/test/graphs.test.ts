@@ -2,7 +2,7 @@
  * Graphs on the embedded defaults: the README's example as written, and the
  * condition language on its own.
  */
-import { InvalidGraphError, Mageflow, type ErrorCallbackMessage } from '../src';
+import { InvalidGraphError, Mageflow, MemoryStore, type ErrorCallbackMessage } from '../src';
 import { checkCondition, evaluateCondition, type Condition } from '../src/runtime/condition';
 
 describe('the README graph example', () => {
@@ -79,9 +79,65 @@ describe('conditions', () => {
     await expect(holds({ condition: 'nowhere' }, 3)).rejects.toMatchObject({ code: 'UNKNOWN_CONDITION' });
   });
 
+  it('reads only own fields and list positions on a path, and compares data whatever its field order', async () => {
+    expect(await holds({ path: 'tags.constructor', exists: true }, { tags: {} })).toBe(false);
+    expect(await holds({ path: 'tags.hasOwnProperty', exists: true }, { tags: {} })).toBe(false);
+    expect(await holds({ path: 'list.push', exists: true }, { list: [] })).toBe(false);
+    expect(await holds({ path: 'list.length', exists: true }, { list: [1] })).toBe(false);
+    expect(await holds({ path: 'list.1', eq: 'b' }, { list: ['a', 'b'] })).toBe(true);
+    expect(await holds({ path: 'a', eq: { x: 1, y: 2 } }, { a: { y: 2, x: 1 } })).toBe(true);
+    expect(await holds({ path: 'a', in: [{ x: 1, y: [1, { z: 2 }] }] }, { a: { y: [1, { z: 2 }], x: 1 } })).toBe(true);
+    expect(await holds({ path: 'a', ne: { x: 1 } }, { a: { x: 1, y: undefined } })).toBe(true);
+  });
+
+  it('a named condition that answers anything but true or false fails with a typed error', async () => {
+    const named = new Map([['loose', () => 1 as unknown as boolean]]);
+    await expect(holds({ condition: 'loose' }, 3, named)).rejects.toMatchObject({ code: 'INVALID_GRAPH', message: expect.stringContaining('loose') });
+  });
+
+  it('refuses operands and args that are not JSON data, before anything is stored', async () => {
+    for (const bad of [{ eq: () => 1 }, { eq: undefined }, { eq: new Map([[1, 2]]) }, { ne: 1n }, { in: [Symbol('s')] }, { eq: new Date() }, { eq: Number.NaN }, { condition: 'c', args: new Date() }]) {
+      expect(() => checkCondition(bad, 'edge 0')).toThrow(InvalidGraphError);
+    }
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => checkCondition({ eq: cyclic }, 'edge 0')).toThrow(InvalidGraphError);
+    const store = new MemoryStore();
+    const mf = new Mageflow({ store });
+    const a = mf.task('a', () => 1);
+    const b = mf.task('b', () => 2);
+    await expect(mf.graph({ nodes: { a, b }, edges: [{ from: 'a', to: 'b', when: { eq: new Map() } }], success: b, cleanup: b })).rejects.toBeInstanceOf(InvalidGraphError);
+    expect(store.size().records).toBe(0);
+  });
+
   it('refuses malformed conditions', () => {
     for (const bad of [null, 'x', {}, { path: 'a' }, { and: [] }, { not: { eq: 1 }, path: 'x' }, { gt: {} }, { in: 3 }, { exists: 'yes' }, { condition: '' }]) {
       expect(() => checkCondition(bad, 'edge 0')).toThrow(InvalidGraphError);
     }
+  });
+});
+
+describe('graph hardening', () => {
+  it('one signature cannot be both a node and a callback of its graph (or chain)', async () => {
+    const store = new MemoryStore();
+    const mf = new Mageflow({ store, config: { sweepEveryMs: false } });
+    const a = mf.task('a', () => 1);
+    const sig = await mf.sign(a);
+    await expect(mf.graph({ nodes: { first: a, second: sig }, edges: [{ from: 'first', to: 'second' }], success: sig })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(mf.chain([a, sig], { error: sig })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(store.size().records).toBe(1);
+    await mf.stop();
+  });
+
+  it('draws node names Mermaid would read as syntax under ids of their own', async () => {
+    const mf = new Mageflow({ config: { sweepEveryMs: false } });
+    const a = mf.task('a', () => 1);
+    const graph = await mf.graph({ nodes: { start: a, end: a, 'a---b': a }, edges: [{ from: 'start', to: 'end' }, { from: 'start', to: 'a---b' }] });
+    const lines = graph.toMermaid().split('\n');
+    expect(lines).toContain('  n1["end"]');
+    expect(lines).toContain('  n2["a---b"]');
+    expect(lines).toContain('  start --> n1');
+    await expect(mf.tree(graph.key, { pagesize: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('pagesize') });
+    await mf.stop();
   });
 });

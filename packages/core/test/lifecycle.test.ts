@@ -29,7 +29,7 @@ const CONTAINER: Record<Status, Record<Operation, Expect>> = {
   failed:      TASK.failed,
   canceled:    TASK.canceled,
   // marked while active: what is running completes normally, and resume goes back to active
-  marked_for_deletion: { ...TASK.marked_for_deletion, run: I, succeed: 'marked_for_deletion: settle', fail: 'marked_for_deletion: settle', resume: 'active:' },
+  marked_for_deletion: { ...TASK.marked_for_deletion, run: I, succeed: 'marked_for_deletion: settle', fail: 'marked_for_deletion: settle', resume: 'active: continue' },
 };
 
 function recordIn(status: Status, kind: SignatureRecord['kind']): SignatureRecord {

@@ -388,5 +388,45 @@ export function describeGraphs({ setup, until, env, wait, testTimeout }: Scenari
       console.log(`tree() of a 10,000-member swarm in a chain: ${took} ms, ${readRecords} records read`);
       await chain.cancel({ confirm: true });
     }, testTimeout * 2);
+
+    it('a failed graph: nodes it never reached live the done TTL and show as skipped; a skipped node takes its cleanup along', async () => {
+      const { mf, task } = await setup({ ttl: { doneTtl: 120 } });
+      const boom = task('boom', () => {
+        throw new Error('fails');
+      });
+      const ok = task('ok');
+      const tidy = task('tidy');
+      const hold = task('hold', () => new Promise((resolve) => setTimeout(resolve, 300)));
+      await mf.start();
+      const never = await mf.sign(ok, { cleanup: tidy });
+      const graph = await mf.graph({
+        nodes: { r: ok, a: boom, b: hold, c: never },
+        edges: [{ from: 'r', to: 'a' }, { from: 'r', to: 'b' }, { from: 'b', to: 'c', when: { eq: 'never' } }],
+        maxConcurrency: 1,
+      });
+      await expect(graph.run({}, { timeoutMs: wait })).rejects.toMatchObject({ code: 'TASK_FAILED' });
+      await until(async () => (await mf.tree(graph.key)).members?.find((m) => m.name === 'c')?.status === 'skipped', 'c shown as skipped');
+      if (env().recordTtl) {
+        await until(async () => ((await env().recordTtl!(never.key)) ?? Infinity) <= 120, 'the unreached node on the done TTL');
+        await until(async () => ((await env().recordTtl!(never.cleanupCallbacks[0]!)) ?? Infinity) <= 120, "its cleanup on the done TTL");
+      }
+    }, testTimeout);
+
+    it('remove() then resume() of a running container continues it, without a sweep', async () => {
+      const { mf, rec, task } = await setup();
+      const step = task('step', () => new Promise((resolve) => setTimeout(() => resolve(1), 100)));
+      await mf.start();
+      const chain = await mf.chain([step, step, step]);
+      const graph = await mf.graph({ nodes: { x: step, y: step }, edges: [{ from: 'x', to: 'y' }] });
+      const swarm = await mf.swarm([step, step, step], { config: { maxConcurrency: 1 } });
+      await swarm.close();
+      for (const sig of [chain, graph, swarm]) await sig.runNoWait({});
+      await until(() => rec.count('step') >= 3, 'a first step of each');
+      for (const sig of [chain, graph, swarm]) await sig.remove();
+      await new Promise((resolve) => setTimeout(resolve, 250)); // the running steps end while removed
+      for (const sig of [chain, graph, swarm]) await sig.resume();
+      for (const sig of [chain, graph, swarm]) await sig.wait({ timeoutMs: wait });
+      expect(rec.count('step')).toBe(3 + 2 + 3);
+    }, testTimeout);
   });
 }

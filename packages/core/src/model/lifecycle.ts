@@ -57,7 +57,7 @@ const TABLE: Record<Status, Record<Operation, Rule>> = {
   done:        { run: invalid, begin: go('same', 'skipRun', 'settle'), succeed: go('same'), fail: go('same'), suspend: invalid, interrupt: invalid, resume: invalid, cancel: go('canceled', 'deleteTree'), remove: go('marked_for_deletion', 'markTree') },
   failed:      { run: invalid, begin: go('same', 'skipRun', 'settle'), succeed: go('same'), fail: go('same'), suspend: invalid, interrupt: invalid, resume: invalid, cancel: go('canceled', 'deleteTree'), remove: go('marked_for_deletion', 'markTree') },
   canceled:    { run: invalid, begin: go('same', 'skipRun'), succeed: go('same'), fail: go('same'), suspend: invalid, interrupt: invalid, resume: invalid, cancel: go('same'), remove: invalid },
-  marked_for_deletion: { run: byKind(go('pending', 'dispatch'), go('active', 'resetTree', 'dispatch')), begin: go('same', 'skipRun'), succeed: go('same', 'settle'), fail: go('same', 'settle'), suspend: invalid, interrupt: invalid, resume: go('last'), cancel: go('canceled', 'deleteTree'), remove: go('same') },
+  marked_for_deletion: { run: byKind(go('pending', 'dispatch'), go('active', 'resetTree', 'dispatch')), begin: go('same', 'skipRun'), succeed: go('same', 'settle'), fail: go('same', 'settle'), suspend: invalid, interrupt: invalid, resume: byKind(go('last'), go('last', 'continue')), cancel: go('canceled', 'deleteTree'), remove: go('same') },
 };
 
 export interface Decision {

@@ -66,6 +66,7 @@ export function checkCondition(condition: unknown, where: string): asserts condi
   if ('condition' in condition) {
     if (typeof condition.condition !== 'string' || condition.condition.length === 0) return refuse('a named condition needs a name');
     if (keys.some((k) => k !== 'condition' && k !== 'args')) return refuse('a named condition takes only "condition" and "args"');
+    if ('args' in condition && !isJsonData(condition.args)) return refuse(`"args" takes JSON data, got ${describeValue(condition.args)}`);
     return;
   }
   const unknown = keys.filter((k) => !COMPARISON_FIELDS.has(k));
@@ -77,6 +78,29 @@ export function checkCondition(condition: unknown, where: string): asserts condi
   }
   if ('in' in condition && !Array.isArray(condition.in)) return refuse('"in" takes a list');
   if ('exists' in condition && typeof condition.exists !== 'boolean') return refuse('"exists" takes true or false');
+  for (const op of ['eq', 'ne', 'in'] as const) {
+    if (op in condition && !isJsonData(condition[op])) return refuse(`"${op}" takes JSON data (null, booleans, finite numbers, strings, lists and plain objects of them), got ${describeValue(condition[op])}`);
+  }
+}
+
+/**
+ * Whether a value is plain JSON data: what a condition may hold, since it is stored with
+ * the graph and must read back the same from every store.
+ */
+function isJsonData(value: unknown, depth = 0): boolean {
+  if (depth > 64) return false; // deeper than any condition needs (and a cycle never ends)
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((item) => isJsonData(item, depth + 1));
+  if (isPlainObject(value)) return Object.values(value).every((item) => isJsonData(item, depth + 1));
+  return false;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && !isPlainObject(value)) return `a ${value.constructor?.name ?? 'non-plain object'}`;
+  return typeof value === 'bigint' || typeof value === 'symbol' ? `a ${typeof value}` : 'a value that is not JSON data (NaN, Infinity, or too deep or circular)';
 }
 
 /** Whether `output` meets the condition; a named condition missing here is an `UnknownConditionError`. */
@@ -97,7 +121,11 @@ export async function evaluateCondition(condition: Condition, output: unknown, n
         details: { condition: condition.condition },
       });
     }
-    return (await fn(output, condition.args)) === true;
+    const taken = await fn(output, condition.args);
+    if (typeof taken !== 'boolean') {
+      throw new InvalidGraphError(`condition "${condition.condition}" returned ${describeResult(taken)}, not true or false`, { details: { condition: condition.condition } });
+    }
+    return taken;
   }
   return compare(condition, valueAt(output, condition.path));
 }
@@ -112,20 +140,35 @@ function compare(c: Comparison, value: unknown): boolean {
   return ordered(c.gt, (a, b) => a > b) && ordered(c.gte, (a, b) => a >= b) && ordered(c.lt, (a, b) => a < b) && ordered(c.lte, (a, b) => a <= b);
 }
 
+/** The value at a dot path: list positions and a plain object's own fields only (never `constructor`, `length`...). */
 function valueAt(output: unknown, path: string | undefined): unknown {
   if (path === undefined || path === '') return output;
   let value = output;
   for (const segment of path.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[segment];
+    if (Array.isArray(value)) {
+      if (!/^(0|[1-9][0-9]*)$/.test(segment) || Number(segment) >= value.length) return undefined;
+      value = value[Number(segment)];
+    } else if (isPlainObject(value) && Object.prototype.propertyIsEnumerable.call(value, segment)) {
+      value = (value as Record<string, unknown>)[segment];
+    } else {
+      return undefined;
+    }
   }
   return value;
 }
 
+/** Deep equality of JSON data, whatever the order of an object's fields. */
 function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => same(item, b[i]));
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.prototype.hasOwnProperty.call(b, k) && same(a[k], b[k]));
+}
+
+function describeResult(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  return typeof value === 'object' && value !== null ? 'an object' : String(value);
 }
 
 /** A short text for a condition, for diagrams. */

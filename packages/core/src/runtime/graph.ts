@@ -148,8 +148,12 @@ export async function settlePendingSkips(rt: Runtime, graph: SignatureRecord): P
 async function failGraph(rt: Runtime, graph: SignatureRecord, error: ErrorInfo): Promise<void> {
   const ended = await rt.apply(graph.key, 'fail', { caller: 'runtime', set: () => ({ error }) });
   if (!ended.changed) return;
-  // nodes queued but not started never run
-  await expireTree(rt, await rt.store.swarmDrainQueue(graph.key));
+  // nodes queued but not started, and those never reached, never run: they live the done TTL
+  const queued = await rt.store.swarmDrainQueue(graph.key);
+  const { nodes } = await rt.store.graphState(graph.key);
+  const running = new Set((await rt.store.swarmRunning(graph.key)).map((slot) => slot.member));
+  const unreached = (graph.members ?? []).filter((key) => !nodes[key] && !running.has(key) && !queued.includes(key));
+  await expireTree(rt, [...queued, ...unreached]);
   await settle(rt, ended.record);
 }
 

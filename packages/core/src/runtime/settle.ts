@@ -97,6 +97,6 @@ const failedWithoutError: ErrorInfo = { name: 'Error', message: 'failed', attemp
 /** A branch that will never run lives only the done TTL. */
 export async function expireTree(rt: Runtime, roots: readonly string[]): Promise<void> {
   if (roots.length === 0) return;
-  const tree = await collectTree(rt, roots);
+  const tree = await collectTree(rt, roots, { cleanups: true }); // what never runs is never cleaned up after either
   for (const [kind, keys] of tree.byKind) if (keys.length > 0) await rt.store.expireRecords(keys, rt.ttl(kind, 'done'));
 }

@@ -7,7 +7,8 @@
  */
 import { InvalidArgumentError } from '../errors';
 import type { SignatureRecord } from '../model/record';
-import type { Kind, Status } from '../model/status';
+import { checkKnownOptions, checkOptions } from '../arguments';
+import { isFinished, type Kind, type Status } from '../model/status';
 import type { GraphNodeState } from '../ports/store';
 import type { Runtime } from './runtime';
 import { describeCondition, type Condition } from './condition';
@@ -63,6 +64,8 @@ export interface TreeOptions {
 }
 
 export async function buildTree(rt: Runtime, key: string, options: TreeOptions = {}): Promise<TreeNode> {
+  checkOptions(options, 'mf.tree() options');
+  checkKnownOptions(options, ['pageSize', 'cursor', 'depth'], 'mf.tree() options');
   const pageSize = options.pageSize ?? 100;
   const depth = options.depth ?? 5;
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new InvalidArgumentError(`pageSize must be a positive integer, got ${String(pageSize)}`);
@@ -73,8 +76,15 @@ export async function buildTree(rt: Runtime, key: string, options: TreeOptions =
   return describe(rt, root, { pageSize, depth, offset });
 }
 
-async function describe(rt: Runtime, record: SignatureRecord, at: { pageSize: number; depth: number; offset: number }, graphNode?: { name: string; state?: GraphNodeState }): Promise<TreeNode> {
-  const node: TreeNode = { key: record.key, kind: record.kind, status: graphNode?.state?.outcome === 'skipped' ? 'skipped' : record.status, createdAt: record.creationTime };
+async function describe(
+  rt: Runtime,
+  record: SignatureRecord,
+  at: { pageSize: number; depth: number; offset: number },
+  graphNode?: { name: string; state?: GraphNodeState; graphFinished: boolean },
+): Promise<TreeNode> {
+  // a node none of whose edges was taken, or one its finished graph never reached, never runs
+  const neverRuns = graphNode !== undefined && (graphNode.state?.outcome === 'skipped' || (graphNode.graphFinished && !graphNode.state && record.status === 'pending'));
+  const node: TreeNode = { key: record.key, kind: record.kind, status: neverRuns ? 'skipped' : record.status, createdAt: record.creationTime };
   const name = graphNode?.name ?? record.name;
   if (name !== undefined) node.name = name;
   if (record.kind === 'task') node.task = record.taskName;
@@ -116,7 +126,7 @@ async function describe(rt: Runtime, record: SignatureRecord, at: { pageSize: nu
   for (const [i, member] of records.entries()) {
     if (!member) continue; // gone (expired or canceled)
     const position = at.offset + i;
-    const asNode = record.kind === 'graph' ? { name: record.graph!.nodes[position]!, state: states[keys[i]!] } : undefined;
+    const asNode = record.kind === 'graph' ? { name: record.graph!.nodes[position]!, state: states[keys[i]!], graphFinished: isFinished(record.status) } : undefined;
     node.members.push(await describe(rt, member, inner, asNode));
   }
   return node;

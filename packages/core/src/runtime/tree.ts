@@ -12,7 +12,12 @@ export interface Tree {
   byKind: Map<Kind, string[]>;
 }
 
-export async function collectTree(rt: Runtime, roots: readonly string[], options: { callbacks?: boolean } = {}): Promise<Tree> {
+/**
+ * `callbacks` (default true): follow success, error and per-member callbacks. `cleanups`
+ * (default false): follow cleanup signatures too; a cancel leaves them out, as they
+ * outlive what they clean up, but a branch that will never run takes its cleanups along.
+ */
+export async function collectTree(rt: Runtime, roots: readonly string[], options: { callbacks?: boolean; cleanups?: boolean } = {}): Promise<Tree> {
   const seen = new Set<string>();
   const records: SignatureRecord[] = [];
   let frontier = [...roots];
@@ -24,6 +29,7 @@ export async function collectTree(rt: Runtime, roots: readonly string[], options
       if (!record) continue;
       records.push(record);
       if (options.callbacks !== false) frontier.push(...record.successCallbacks, ...record.errorCallbacks, ...memberCallbacksOf(record));
+      if (options.cleanups) frontier.push(...(record.cleanupCallbacks ?? []));
       frontier.push(...(await membersOf(rt, record)));
     }
   }
