@@ -310,8 +310,8 @@ export class Inspector {
       for (const record of await this.store.getRecords(batch)) {
         if (!record) continue;
         frontier.push(...record.successCallbacks, ...record.errorCallbacks, ...(record.cleanupCallbacks ?? []));
-        if (record.kind === 'chain') frontier.push(...(record.members ?? []));
-        if (record.kind === 'swarm') frontier.push(...(await this.store.swarmMembers(record.key)).slice(0, limit));
+        if (record.kind === 'chain' || record.kind === 'graph') frontier.push(...(record.members ?? []));
+        if (record.kind === 'swarm') frontier.push(...(await this.store.swarmMembers(record.key, { offset: 0, limit })));
       }
     }
     return keys;

@@ -24,16 +24,13 @@ export interface Progress {
 
 export async function progressOf(store: Store, record: SignatureRecord, timeline: readonly TimelineEntry[], counts?: SwarmCounts): Promise<Progress> {
   let c: Omit<Progress, 'fraction'>;
+  // Chains and graphs keep their counters in the store as swarms do: O(1), whatever their size.
+  const s = counts ?? (await store.swarmCounts(record.key));
   if (record.kind === 'swarm') {
-    const s = counts ?? (await store.swarmCounts(record.key));
     c = { total: s.total, done: s.done, failed: s.failed, running: s.running, queued: s.queued };
   } else {
-    const members = record.members ?? [];
-    const statuses = (await store.getRecords(members)).map((m) => m?.status);
-    const done = statuses.filter((s) => s === 'done').length;
-    const failed = statuses.filter((s) => s === 'failed').length;
-    const running = statuses.filter((s) => s === 'active').length;
-    c = { total: members.length, done, failed, running, queued: members.length - done - failed - running };
+    const total = record.members?.length ?? 0;
+    c = { total, done: s.done, failed: s.failed, running: s.running, queued: Math.max(0, total - s.done - s.failed - s.running) };
   }
   const ended = c.done + c.failed;
   const progress: Progress = { ...c, fraction: c.total === 0 ? 0 : ended / c.total };

@@ -53,12 +53,12 @@ export async function buildTree(store: Store, root: SignatureRecord, options: Tr
     if (record.name !== undefined) out.name = record.name;
     if (seen.has(record.key) || depth <= 0) return out;
     seen.add(record.key);
-    if (record.kind === 'chain') {
+    if (record.kind === 'chain' || record.kind === 'graph') {
       out.children = await nodes(record.members ?? [], depth - 1);
     } else if (record.kind === 'swarm') {
-      const all = await store.swarmMembers(record.key);
-      const page = all.slice(offset, offset + limit);
-      out.members = { total: all.length, offset, shown: page.length };
+      // one page of members read, never the whole list (a swarm may have a million)
+      const [counts, page] = await Promise.all([store.swarmCounts(record.key), store.swarmMembers(record.key, { offset, limit })]);
+      out.members = { total: counts.total, offset, shown: page.length };
       out.children = await nodes(page, depth - 1);
     }
     if (record.kind !== 'task') out.progress = await progressOf(record);
