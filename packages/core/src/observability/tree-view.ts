@@ -25,6 +25,8 @@ export interface TreeNode {
   callbacks: { success: TreeNode[]; error: TreeNode[]; cleanup: TreeNode[] };
   /** a key listed by its parent whose record is gone (expired or deleted). */
   missing?: boolean;
+  /** on a graph: its edges, between member keys. */
+  edges?: { from: string; to: string; kind: 'always' | 'when' | 'default' | 'onError' }[];
 }
 
 export interface TreeOptions {
@@ -55,6 +57,10 @@ export async function buildTree(store: Store, root: SignatureRecord, options: Tr
     seen.add(record.key);
     if (record.kind === 'chain' || record.kind === 'graph') {
       out.children = await nodes(record.members ?? [], depth - 1);
+      const members = record.members ?? [];
+      if (record.graph) {
+        out.edges = record.graph.edges.map((e) => ({ from: members[e.from]!, to: members[e.to]!, kind: e.onError ? 'onError' : e.default ? 'default' : e.when !== undefined ? 'when' : 'always' }));
+      }
     } else if (record.kind === 'swarm') {
       // one page of members read, never the whole list (a swarm may have a million)
       const [counts, page] = await Promise.all([store.swarmCounts(record.key), store.swarmMembers(record.key, { offset, limit })]);

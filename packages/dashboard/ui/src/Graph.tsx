@@ -96,6 +96,14 @@ export function layoutTree(tree: TreeNode, selected: string | undefined, onSelec
         visit(child);
         edge(i === 0 ? node.key : node.children[i - 1]!.key, child.key, i === 0 ? 'member' : 'next');
       });
+    } else if (node.kind === 'graph') {
+      // entry nodes hang from the graph; the others from the nodes whose edges lead to them
+      const reached = new Set((node.edges ?? []).map((e) => e.to));
+      for (const child of node.children) {
+        visit(child);
+        if (!reached.has(child.key)) edge(node.key, child.key, 'member');
+      }
+      for (const e of node.edges ?? []) edge(e.from, e.to, e.kind === 'onError' ? 'error' : 'next', e.kind === 'onError' ? STATUS_COLORS.failed : undefined);
     } else if (node.kind === 'swarm' && !group) {
       for (const child of node.children) {
         visit(child);

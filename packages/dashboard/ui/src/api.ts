@@ -1,8 +1,8 @@
 // The dashboard's JSON API and its event stream, as the page uses them.
 export type Status = 'pending' | 'active' | 'suspended' | 'interrupted' | 'canceled' | 'done' | 'failed' | 'marked_for_deletion';
-export type Kind = 'task' | 'chain' | 'swarm';
+export type Kind = 'task' | 'chain' | 'swarm' | 'graph';
 export const STATUSES: Status[] = ['pending', 'active', 'suspended', 'interrupted', 'canceled', 'done', 'failed', 'marked_for_deletion'];
-export const KINDS: Kind[] = ['task', 'chain', 'swarm'];
+export const KINDS: Kind[] = ['task', 'chain', 'swarm', 'graph'];
 
 export interface Summary {
   key: string;
@@ -68,6 +68,8 @@ export interface TreeNode {
   members?: { total: number; offset: number; shown: number };
   callbacks: { success: TreeNode[]; error: TreeNode[]; cleanup: TreeNode[] };
   missing?: boolean;
+  /** on a graph: its edges, between member keys. */
+  edges?: { from: string; to: string; kind: 'always' | 'when' | 'default' | 'onError' }[];
 }
 export interface LogEntry {
   key: string;
