@@ -89,7 +89,7 @@ export async function runCommand(client: InspectionClient, command: string, args
       const keys = flags.follow && flags.tree ? await treeKeys(client, target) : new Set([target]);
       if (flags.follow) {
         stop = await client.follow((event) => {
-          if (event.type !== 'log' || !keys.has(event.key)) return;
+          if (event.type !== 'log' || !(keys.has(event.key) || (event.parent !== undefined && keys.has(event.parent)))) return;
           const entry = { ...event.entry, key: event.key };
           if ((levels && !levels.includes(entry.level)) || (flags.text && !JSON.stringify(entry).toLowerCase().includes(flags.text.toLowerCase()))) return;
           if (!seen.has(id(entry))) show(entry);

@@ -9,6 +9,8 @@ export class KeySpace {
   /** every record key, scored by creation time; and the same for records without a parent. */
   readonly index = () => `${this.prefix}:idx`;
   readonly rootIndex = () => `${this.prefix}:idx:root`;
+  /** where the sweep of expired index entries goes on from (a rank). */
+  readonly indexSweep = () => `${this.prefix}:idx:sweep`;
   /** the pub/sub channel of the change feed. */
   readonly feed = () => `${this.prefix}:feed`;
   readonly open = () => `${this.prefix}:open`;

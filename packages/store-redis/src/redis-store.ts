@@ -153,7 +153,7 @@ export class RedisStore implements Store {
       await this.call(() =>
         this.redis.mfCreateRecords(
           records.length + 1, this.keys.open(), ...records.map((r) => this.keys.record(r.key)), options.ttlSec, options.track ? '1' : '0', JSON.stringify(payload), this.keys.lock(''),
-          this.keys.index(), this.keys.rootIndex(), Date.now(), this.feedChannel(), this.keys.record(''),
+          this.keys.index(), this.keys.rootIndex(), Date.now(), this.feedChannel(), this.keys.record(''), this.keys.indexSweep(),
         ),
       );
     } catch (error) {

@@ -70,4 +70,21 @@ suite('Redis key layout', () => {
     expect(await h.store.redis.hexists(h.store.keys.record(key('a')), '#lock')).toBe(0);
     expect((await h.store.updateRecord(key('a'), { set: { status: 'active' } })).ok).toBe(true);
   });
+
+  it('the listing index drops expired records as creates go on, past a long-lived oldest one, and every index key has a TTL', async () => {
+    const index = h.store.keys.index();
+    await h.store.createRecords([record(key('long'), { creationTime: 1 })], { ttlSec: TTL, track: false });
+    await h.store.createRecords(Array.from({ length: 30 }, (_, i) => record(key(`short${i}`), { creationTime: 2 + i })), { ttlSec: 1, track: false });
+    expect(await h.store.redis.zcard(index)).toBe(31);
+    await new Promise((r) => setTimeout(r, 2100));
+    // each create sweeps its size plus two entries on from where the last stopped
+    for (let i = 0; i < 12; i++) await h.store.createRecords([record(key(`new${i}`))], { ttlSec: TTL, track: false });
+    expect(await h.store.redis.zcard(index)).toBeLessThan(31 + 12);
+    for (let i = 12; i < 40; i++) await h.store.createRecords([record(key(`new${i}`))], { ttlSec: TTL, track: false });
+    const left = await h.store.redis.zrange(index, 0, -1);
+    expect(left.filter((k) => k.includes('short'))).toEqual([]);
+    expect(left).toContain(key('long'));
+    const ttls = await h.keysWithTtl();
+    for (const k of [index, h.store.keys.rootIndex(), h.store.keys.indexSweep()]) expect([k, ttls.get(k)! > 0]).toEqual([k, true]);
+  });
 });

@@ -195,8 +195,11 @@ export function describeObservability(
           await store.createRecords([record(key('a'), { taskName: 'feed-task' })], { ttlSec: TTL, track: true });
           await store.updateRecord(key('a'), { set: { status: 'active', worker: 'w1' } });
           await store.appendLogs(key('a'), [log('hello feed')]);
+          await store.createRecords([record(key('member'), { parent: key('a') })], { ttlSec: TTL, track: false });
+          await store.appendLogs(key('member'), [log('from a member')]);
           const mine = () => events.filter((e) => e.key === key('a'));
-          await waitUntil(() => mine().length >= 3, 'three events on the feed', 5000);
+          await waitUntil(() => mine().length >= 3 && events.some((e) => e.type === 'log' && e.key === key('member')), 'the events on the feed', 5000);
+          expect(events.find((e) => e.type === 'log' && e.key === key('member'))).toMatchObject({ parent: key('a'), entry: { message: 'from a member' } });
           expect(mine()).toEqual([
             { type: 'status', key: key('a'), kind: 'task', taskName: 'feed-task', entry: { at: expect.any(Number), status: 'pending' } },
             { type: 'status', key: key('a'), kind: 'task', taskName: 'feed-task', entry: { at: expect.any(Number), status: 'active', from: 'pending', worker: 'w1' } },

@@ -410,7 +410,10 @@ export class MemoryStore implements Store {
     kept.push(...checked);
     if (kept.length > LOG_CAP) kept.splice(0, kept.length - LOG_CAP);
     this.logs.set(key, kept, record.expiresAt);
-    if (this.listeners.size > 0) for (const entry of checked) this.emit({ type: 'log', key, entry: copyPlain(entry) });
+    if (this.listeners.size > 0) {
+      const parent = (record.value as SignatureRecord).parent;
+      for (const entry of checked) this.emit({ type: 'log', key, ...(parent ? { parent } : {}), entry: copyPlain(entry) });
+    }
   }
 
   async readLogs(key: string, query?: LogQuery): Promise<LogEntry[]> {

@@ -273,7 +273,7 @@ export interface StatusCounts {
 /** What the change feed carries. */
 export type StoreEvent =
   | { type: 'status'; key: string; kind: Kind; taskName: string; parent?: string; entry: TimelineEntry }
-  | { type: 'log'; key: string; entry: LogEntry };
+  | { type: 'log'; key: string; parent?: string; entry: LogEntry };
 
 export interface FeedSubscription {
   close(): Promise<void>;

@@ -120,10 +120,12 @@ export function createDashboardApp(inspector: Inspector, options: DashboardAppOp
       try {
         while (open) {
           if (queue.length === 0) {
+            let timer: ReturnType<typeof setTimeout> | undefined;
             await new Promise<void>((resolve) => {
               wake = resolve;
-              setTimeout(resolve, options.keepAliveMs ?? 15_000).unref?.();
+              timer = setTimeout(resolve, options.keepAliveMs ?? 15_000);
             });
+            clearTimeout(timer); // woken by an event: this wait's keep-alive is not needed
             wake = undefined;
             if (queue.length === 0 && open) await stream.write(': keep-alive\n\n');
             continue;

@@ -105,7 +105,7 @@ export function App() {
       openFeed((events: FeedEvent[]) => {
         const { treeKeys: keys, selected: sel } = state.current;
         let listTouched = false;
-        const newLogs: LogEntry[] = [];
+        const newLogs: (LogEntry & { parent?: string })[] = [];
         for (const e of events) {
           if (e.type === 'status') {
             listTouched = true;
@@ -113,13 +113,14 @@ export function App() {
             if (keys.has(e.key) || (e.parent && keys.has(e.parent))) refreshTree();
             if (e.key === sel || e.parent === sel) refreshDetail();
           } else {
-            newLogs.push({ ...e.entry, key: e.key });
+            newLogs.push({ ...e.entry, key: e.key, ...(e.parent ? { parent: e.parent } : {}) });
           }
         }
         if (listTouched) refreshList();
         if (newLogs.length) {
           setAllLogs((all) => [...all, ...newLogs].slice(-2000));
-          const mine = newLogs.filter((l) => keys.has(l.key));
+          // a member of a big swarm is not drawn, but its container is
+          const mine = newLogs.filter((l) => keys.has(l.key) || (l.parent !== undefined && keys.has(l.parent)));
           if (mine.length) setLogs((l) => [...l, ...mine].slice(-5000));
         }
       }, setLive),

@@ -12,9 +12,12 @@ export function Timeline({ root, detail, refreshKey }: { root: string; detail: D
   useEffect(() => {
     api.waterfall(root).then(setRows, () => setRows([]));
   }, [root, refreshKey]);
+  const now = Date.now();
   const times = rows.flatMap((r) => [r.createdAt, r.start, r.end]).filter((t): t is number => t !== undefined);
-  const t0 = Math.min(...times, Date.now());
-  const t1 = Math.max(...times, t0 + 1);
+  const running = rows.some((r) => r.start !== undefined && r.end === undefined);
+  const t0 = Math.min(...times, now);
+  // a bar still running reaches now: the scale does too
+  const t1 = Math.max(...times, running ? now : t0 + 1, t0 + 1);
   const x = (t: number) => `${((t - t0) / (t1 - t0)) * 100}%`;
   return (
     <div className="timeline" data-testid="timeline">
@@ -28,7 +31,7 @@ export function Timeline({ root, detail, refreshKey }: { root: string; detail: D
               {r.start !== undefined && (
                 <span
                   className="wf-bar"
-                  style={{ left: x(r.start), width: `max(2px, calc(${x(r.end ?? Date.now())} - ${x(r.start)}))`, background: STATUS_COLORS[r.status] }}
+                  style={{ left: x(r.start), width: `max(2px, calc(${x(r.end ?? now)} - ${x(r.start)}))`, background: STATUS_COLORS[r.status] }}
                   title={`${r.status}${r.end ? `, ${formatDuration(r.end - r.start)}` : ''}`}
                 />
               )}

@@ -93,7 +93,7 @@ export interface Info {
 }
 export type FeedEvent =
   | { type: 'status'; key: string; kind: Kind; taskName: string; parent?: string; entry: TimelineEntry }
-  | { type: 'log'; key: string; entry: Omit<LogEntry, 'key'> };
+  | { type: 'log'; key: string; parent?: string; entry: Omit<LogEntry, 'key'> };
 
 export class ApiError extends Error {
   constructor(

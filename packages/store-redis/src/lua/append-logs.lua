@@ -11,7 +11,9 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 redis.call('HSET', KEYS[1], LOGS_MARK, '1')
 if ARGV[2] ~= '' then
-  local key = cjson.encode(ARGV[3])
-  for i = 4, #ARGV do redis.call('PUBLISH', ARGV[2], '{"type":"log","key":' .. key .. ',"entry":' .. ARGV[i] .. '}') end
+  -- a member's lines name its container, so a view of the workflow can take them
+  local parent = redis.call('HGET', KEYS[1], 'parent')
+  local head = '{"type":"log","key":' .. cjson.encode(ARGV[3]) .. (parent and (',"parent":' .. parent) or '') .. ',"entry":'
+  for i = 4, #ARGV do redis.call('PUBLISH', ARGV[2], head .. ARGV[i] .. '}') end
 end
 return 1

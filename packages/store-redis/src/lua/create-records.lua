@@ -4,7 +4,8 @@
 --   { key = record key (unprefixed), fields = { field, encoded value, ... }, state = swarm state
 --   key (chains and swarms only), at = creation time (string), root = true when it has no
 --   parent }; ARGV[4]: lock key prefix; ARGV[5], ARGV[6]: the creation indexes (every record,
---   roots); ARGV[7]: now (ms); ARGV[8]: feed channel or ''; ARGV[9]: record key prefix
+--   roots); ARGV[7]: now (ms); ARGV[8]: feed channel or ''; ARGV[9]: record key prefix;
+--   ARGV[10]: the index sweep's position key
 local ttl = tonumber(ARGV[1])
 local track = ARGV[2] == '1'
 local records = cjson.decode(ARGV[3])
@@ -75,19 +76,33 @@ local roots = false
 for i = 1, n do if records[i].root then roots = true end end
 if roots then index(ARGV[6], function(r) return r.root end) end
 
--- Entries whose record expired go from the oldest end: mostly records expire in the order
--- they were created, so each is looked at about once (one EXISTS each over its life). The
--- walk stops after a few live ones in a row, so a long-lived old record costs little.
+-- Entries whose record expired leave the index by a sweep that goes round it a little at each
+-- create: n + 2 entries from where the last one stopped (a rank kept in P:idx:sweep), back to
+-- the oldest once it reaches the newest. It examines more entries than the create adds, so the
+-- index holds the live records and at most about one round of dead ones, whatever lives long;
+-- each entry costs one EXISTS a round.
+local want = n + 2
+local from = tonumber(redis.call('GET', ARGV[10]) or '0')
+local batch = redis.call('ZRANGE', ARGV[5], from, from + want - 1)
+local ahead = #batch
+local nextFrom = from + ahead
+if ahead < want then
+  -- past the newest: on from the oldest
+  local more = redis.call('ZRANGE', ARGV[5], 0, want - ahead - 1)
+  local seen = {}
+  for _, key in ipairs(batch) do seen[key] = true end
+  -- an index smaller than the round: what was seen ahead is not looked at twice
+  for _, key in ipairs(more) do
+    if not seen[key] then batch[#batch + 1] = key end
+  end
+  nextFrom = #more
+end
 local dead = {}
-local live = 0
-local oldest = redis.call('ZRANGE', ARGV[5], 0, n + 7)
-for _, key in ipairs(oldest) do
-  if redis.call('EXISTS', ARGV[9] .. key) == 1 then
-    live = live + 1
-    if live >= 8 then break end
-  else
-    live = 0
+local deadBefore = 0 -- dead entries ranked before nextFrom: removing them moves it back
+for i, key in ipairs(batch) do
+  if redis.call('EXISTS', ARGV[9] .. key) == 0 then
     dead[#dead + 1] = key
+    if ahead == want or i > ahead then deadBefore = deadBefore + 1 end
   end
 end
 for first = 1, #dead, 1000 do
@@ -95,4 +110,5 @@ for first = 1, #dead, 1000 do
   redis.call('ZREM', ARGV[5], unpack(dead, first, last))
   redis.call('ZREM', ARGV[6], unpack(dead, first, last))
 end
+redis.call('SET', ARGV[10], math.max(0, nextFrom - deadBefore), 'EX', math.max(ttl, redis.call('TTL', ARGV[5])))
 return n
