@@ -9,6 +9,7 @@ import { checkInput, checkName, checkOptions, checkTaskOptions, checkTime, show,
 import { resolveConfig, type MageflowConfig, type ResolvedConfig } from './config';
 import {
   InvalidArgumentError,
+  InvalidTransitionError,
   SignatureLockedError,
   SignatureNotFoundError,
   SwarmIsCanceledError,
@@ -21,6 +22,7 @@ import {
 } from './errors';
 import { InProcessEngine } from './inprocess/in-process-engine';
 import { MemoryStore } from './memory/memory-store';
+import { isPriority, PRIORITIES, type Priority } from './model/priority';
 import type { SignatureRecord, SwarmConfig } from './model/record';
 import { KINDS, type Kind, type Status } from './model/status';
 import { decodeValue, encodeValue } from './model/values';
@@ -72,6 +74,12 @@ export interface SignOptions {
   cleanup?: OneOrMany<SignatureInput>;
   /** the input schema of a task registered in another process. */
   inputSchema?: TSchema;
+  /**
+   * Its priority: in a swarm's queue, the highest starts first when a slot frees; also
+   * handed to engines that order their own queues (Hatchet, in-process). In a swarm,
+   * default: the swarm's `config.defaultPriority`, or medium.
+   */
+  priority?: Priority;
   status?: Status;
   creationTime?: Date | number;
 }
@@ -244,6 +252,10 @@ export class Mageflow {
     }
     const config: SwarmConfig = { maxConcurrency: 30, ...stripUndefined(options.config ?? {}) };
     for (const [field, value] of Object.entries(config)) {
+      if (field === 'defaultPriority') {
+        if (!isPriority(value)) throw new InvalidArgumentError(`swarm config defaultPriority must be one of ${PRIORITIES.join(', ')}, got ${show(value)}`);
+        continue;
+      }
       if (!['maxConcurrency', 'stopAfterNFailures', 'maxTaskAllowed'].includes(field)) throw new InvalidArgumentError(`unknown swarm config field "${field}"`);
       if (!Number.isInteger(value) || (value as number) < 1) throw new InvalidArgumentError(`swarm config ${field} must be a positive integer, got ${show(value)}`);
     }
@@ -294,6 +306,14 @@ export class Mageflow {
 
   async waitFor(key: string, options: RunOptions = {}): Promise<unknown> {
     return this.internals.waitFor(key, options);
+  }
+
+  /**
+   * Changes the priority of a swarm member still waiting in its swarm's queue. A member
+   * that started or ended: InvalidTransitionError; not a swarm member: InvalidArgumentError.
+   */
+  async setPriority(memberKey: string, priority: Priority): Promise<void> {
+    await this.internals.setPriority(memberKey, priority, undefined);
   }
 
   suspend = (key: string) => this.internals.operate(key, 'suspend').then(() => undefined);
@@ -519,16 +539,20 @@ export class Internals {
     const out: Prepared[] = [];
     for (const [i, { task, options }] of inputs.entries()) {
       const where = parent ? `${parent.kind} member ${i}` : 'the signature';
+      checkOptions(options, `${where} options`);
+      if (options?.priority !== undefined && !isPriority(options.priority)) {
+        throw new InvalidArgumentError(`priority of ${where} must be one of ${PRIORITIES.join(', ')}, got ${show(options.priority)}`);
+      }
       if (task instanceof Signature || (typeof task === 'string' && KEY_PATTERN.test(task))) {
         const key = typeof task === 'string' ? task : task.key;
         const record = await this.load(key);
         if (parent && (record.status !== 'pending' || record.dispatchedAt !== undefined || record.parent !== undefined)) {
           throw new InvalidArgumentError(`${where} "${key}" cannot join a ${parent.kind}: it is ${record.status}${record.parent ? ` and already in ${record.parent}` : ''}`);
         }
+        if (options?.priority !== undefined) record.priority = options.priority; // written as it is adopted
         out.push({ record, created: [], ...(parent ? { adopt: true as const } : {}) });
         continue;
       }
-      checkOptions(options, `${where} options`);
       const name = typeof task === 'string' ? task : task.name;
       const registry = this.runtime.registry;
       let registered = registry.get(name);
@@ -550,6 +574,7 @@ export class Internals {
       Object.assign(record, callbacks.keys);
       if (options.status) record.status = options.status;
       if (options.creationTime !== undefined) record.creationTime = checkTime(options.creationTime);
+      if (options.priority !== undefined) record.priority = options.priority;
       if (parent) record.parent = parent.key;
       const created = callbacks.prepared.length === 0 ? [record] : [...callbacks.prepared.flatMap((p) => p.created), record];
       out.push(callbacks.adoptions.length === 0 ? { record, created } : { record, created, cleanupAdoptions: callbacks.adoptions });
@@ -572,7 +597,7 @@ export class Internals {
     const cleanups: { key: string; owner: string }[] = [];
     try {
       for (const p of prepared.filter((p) => p.adopt)) {
-        await this.adopt(p.record.key, parent!, p.record.index);
+        await this.adopt(p.record.key, parent!, p.record.index, p.record.priority);
         adopted.push(p.record.key);
       }
       for (const adoption of prepared.flatMap((p) => p.cleanupAdoptions ?? [])) {
@@ -609,10 +634,10 @@ export class Internals {
   }
 
   /** An existing signature becomes a member of `parent`: only while it is pending and nobody's member. */
-  private async adopt(key: string, parent: { key: string; kind: Kind }, index: number | undefined): Promise<void> {
+  private async adopt(key: string, parent: { key: string; kind: Kind }, index: number | undefined, priority: Priority | undefined): Promise<void> {
     const adopted = await this.runtime.store.updateRecord(key, {
       expect: { status: ['pending'], dispatchedAt: null, parent: null },
-      set: { parent: parent.key, index },
+      set: { parent: parent.key, index, priority },
       untrack: true,
     });
     if (!adopted.ok) {
@@ -650,10 +675,15 @@ export class Internals {
     }
     if (counts.closed) throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
     // Positions as they will be unless another add comes first (checked below).
-    prepared.forEach((p, i) => (p.record.index = counts.total + i));
+    const defaultPriority = swarm.swarm?.defaultPriority;
+    prepared.forEach((p, i) => {
+      p.record.index = counts.total + i;
+      if (defaultPriority !== undefined && p.record.priority === undefined) p.record.priority = defaultPriority;
+    });
     await this.commit(prepared, { key: swarmKey, kind: 'swarm' }, options);
     const keys = prepared.map((p) => p.record.key);
-    const added = await this.runtime.store.swarmAdd(swarmKey, keys, { maxTaskAllowed: max, ttlSec: this.runtime.ttl('swarm', 'active') });
+    const priorities = prepared.some((p) => p.record.priority !== undefined) ? prepared.map((p) => p.record.priority) : undefined;
+    const added = await this.runtime.store.swarmAdd(swarmKey, keys, { maxTaskAllowed: max, ttlSec: this.runtime.ttl('swarm', 'active'), priorities });
     if (added.ok && added.counts.total - keys.length !== counts.total) {
       // another add came between: the store's order is the truth
       const base = added.counts.total - keys.length;
@@ -670,6 +700,21 @@ export class Internals {
     const current = await this.runtime.load(swarmKey);
     if (current.status === 'active') await fillContainer(this.runtime, current);
     return keys;
+  }
+
+  async setPriority(memberKey: string, priority: Priority, swarmKey: string | undefined): Promise<void> {
+    if (!isPriority(priority)) throw new InvalidArgumentError(`priority must be one of ${PRIORITIES.join(', ')}, got ${show(priority)}`);
+    if (typeof memberKey !== 'string') throw new InvalidArgumentError(`setPriority() takes a member key, got ${show(memberKey)}`);
+    const member = await this.load(memberKey);
+    if (swarmKey !== undefined && member.parent !== swarmKey) throw new InvalidArgumentError(`"${memberKey}" is not a member of swarm "${swarmKey}"`);
+    const parent = member.parent === undefined ? null : await this.runtime.store.getRecord(member.parent);
+    if (parent?.kind !== 'swarm') throw new InvalidArgumentError(`"${memberKey}" is not a swarm member: only a swarm's members have a priority in its queue`);
+    if (!(await this.runtime.store.swarmSetPriority(parent.key, memberKey, priority))) {
+      const now = (await this.runtime.store.getRecord(memberKey))?.status ?? 'gone';
+      throw new InvalidTransitionError(`"${memberKey}" is no longer queued in its swarm (it is ${now}): only a queued member's priority can change`, {
+        details: { key: memberKey, status: now },
+      });
+    }
   }
 
   async closeSwarm(swarmKey: string): Promise<SwarmCounts> {

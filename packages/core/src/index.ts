@@ -11,6 +11,7 @@ export * from './errors';
 export { STATUSES, KINDS, FINISHED, isFinished, type Status, type Kind } from './model/status';
 export { encodeValue, decodeValue, MAX_DEPTH } from './model/values';
 export { SignatureRecordSchema, SwarmConfigSchema, parseRecord, type SignatureRecord, type SwarmConfig } from './model/record';
+export { PRIORITIES, DEFAULT_PRIORITY, priorityRank, enginePriority, isPriority, type Priority } from './model/priority';
 export { decide, OPERATIONS, type Operation, type Effect, type Decision } from './model/lifecycle';
 export type * from './ports/store';
 export { EXPECTABLE_FIELDS } from './ports/store';

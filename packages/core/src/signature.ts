@@ -5,6 +5,7 @@
 import { checkInput } from './arguments';
 import { ConfirmationRequiredError, InvalidArgumentError, SignatureNotFoundError, type ErrorInfo } from './errors';
 import { decodeValue } from './model/values';
+import type { Priority } from './model/priority';
 import type { SignatureRecord, SwarmConfig } from './model/record';
 import type { Kind, Status } from './model/status';
 import type { SwarmCounts } from './ports/store';
@@ -55,6 +56,10 @@ export class Signature {
   /** why a cleanup after it failed (its task's cleanup function, or a cleanup signature); its outcome is unchanged. */
   get cleanupError(): ErrorInfo | undefined {
     return this.record.cleanupError;
+  }
+  /** its own priority, if it was given one (a swarm member without one counts as medium). */
+  get priority(): Priority | undefined {
+    return this.record.priority;
   }
   /** status as of the last read; `refresh()` reads it again. */
   get status(): Status {
@@ -190,6 +195,11 @@ export class SwarmSignature extends Signature {
     const key = await this.addTask(task, { kwargs: message });
     await this.runIfPending(undefined);
     return key;
+  }
+
+  /** Changes a queued member's priority (see `Mageflow.setPriority`); it must be a member of this swarm. */
+  async setPriority(memberKey: string, priority: Priority): Promise<void> {
+    await this.mf.internals.setPriority(memberKey, priority, this.key);
   }
 
   /** No member can be added any more; the swarm ends once every member has. */

@@ -9,20 +9,24 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   CorruptRecordError,
+  DEFAULT_PRIORITY,
   EXPECTABLE_FIELDS,
   InvalidArgumentError,
   MageflowError,
   parseRecord,
+  priorityRank,
   StoreUnavailableError,
   type AuditEntry,
   type Claimed,
   type ClaimOptions,
   type CreateOptions,
   type FinishResult,
+  type Priority,
   type RecordUpdate,
   type SignatureRecord,
   type SlotHolder,
   type Store,
+  type SwarmAddOptions,
   type SwarmAddResult,
   type SwarmCounts,
   type UpdateResult,
@@ -165,10 +169,11 @@ export class RedisStore implements Store {
 
   // --- swarms ----------------------------------------------------------------------
 
-  async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
+  async swarmAdd(swarm: string, members: readonly string[], options: SwarmAddOptions): Promise<SwarmAddResult> {
     const s = this.keys.swarm(swarm);
+    const ranks = options.priorities?.some((p) => p !== undefined && p !== DEFAULT_PRIORITY) ? JSON.stringify(members.map((_, i) => priorityRank(options.priorities![i]))) : '';
     const reply = (await this.call(() =>
-      this.redis.mfSwarmAdd(5, this.keys.record(swarm), s.state, s.queue, s.members, s.results, options.maxTaskAllowed ?? '', options.ttlSec, JSON.stringify(members)),
+      this.redis.mfSwarmAdd(5, this.keys.record(swarm), s.state, s.queue, s.members, s.results, options.maxTaskAllowed ?? '', options.ttlSec, JSON.stringify(members), ranks),
     swarmSide(swarm))) as [string, ...number[]];
     const counts = toCounts(reply.slice(1) as number[]);
     if (reply[0] === 'ok') return { ok: true, counts };
@@ -234,6 +239,15 @@ export class RedisStore implements Store {
 
   async swarmReassign(swarm: string, member: string, from: string, to: string): Promise<boolean> {
     return (await this.call(() => this.redis.mfSwarmReassign(1, this.keys.swarm(swarm).state, member, from, to), swarmSide(swarm))) === 1;
+  }
+
+  async swarmSetPriority(swarm: string, member: string, priority: Priority): Promise<boolean> {
+    const s = this.keys.swarm(swarm);
+    const moved = await this.call(
+      () => this.redis.mfSwarmSetPriority(3, s.state, s.queue, this.keys.record(member), member, priorityRank(priority), JSON.stringify(priority)),
+      swarmSide(swarm),
+    );
+    return moved === 1;
   }
 
   async swarmReset(swarm: string): Promise<void> {

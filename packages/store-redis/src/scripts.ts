@@ -21,6 +21,7 @@ import swarmEnd from './lua/swarm-end.lua';
 import swarmFinish from './lua/swarm-finish.lua';
 import swarmReassign from './lua/swarm-reassign.lua';
 import swarmReset from './lua/swarm-reset.lua';
+import swarmSetPriority from './lua/swarm-set-priority.lua';
 import swarmState from './lua/swarm-state.lua';
 import unlock from './lua/unlock.lua';
 import update from './lua/update.lua';
@@ -41,6 +42,7 @@ export interface Scripts {
   mfSwarmReassign: Command;
   mfSwarmDrain: Command;
   mfSwarmReset: Command;
+  mfSwarmSetPriority: Command;
   mfLock: Command;
   mfUnlock: Command;
   mfHeartbeat: Command;
@@ -60,6 +62,7 @@ const SOURCES: Record<keyof Scripts, string> = {
   mfSwarmReassign: swarmReassign,
   mfSwarmDrain: swarmDrain,
   mfSwarmReset: `${swarmState}\n${swarmReset}`,
+  mfSwarmSetPriority: `${swarmState}\n${swarmSetPriority}`,
   mfLock: `${record}\n${lock}`,
   mfUnlock: `${record}\n${unlock}`,
   mfHeartbeat: heartbeat,

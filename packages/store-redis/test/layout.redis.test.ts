@@ -25,17 +25,26 @@ suite('Redis key layout', () => {
     await h.cleanup();
   });
 
-  it('queues members in a sorted set scored by their add sequence, across adds and after a reset', async () => {
+  it('queues members in a sorted set scored by priority rank and add sequence, across adds, changes and a reset', async () => {
+    const RANK = 2 ** 40; // a score is rank * 2^40 + seq; medium is rank 1
     await h.store.createRecords([swarm()], { ttlSec: TTL, track: true });
     await h.store.swarmAdd(swarmKey(), [key('a'), key('b')], { ttlSec: TTL });
-    await h.store.swarmAdd(swarmKey(), [key('c')], { ttlSec: TTL });
+    await h.store.swarmAdd(swarmKey(), [key('c'), key('d')], { ttlSec: TTL, priorities: ['low', undefined] });
     const queue = h.store.keys.swarm(swarmKey()).queue;
-    const scored = [key('a'), '1', key('b'), '2', key('c'), '3'];
+    const state = h.store.keys.swarm(swarmKey()).state;
+    const scored = [key('a'), String(RANK + 1), key('b'), String(RANK + 2), key('d'), String(RANK + 4), key('c'), String(2 * RANK + 3)];
     expect(await h.store.redis.zrange(queue, 0, -1, 'WITHSCORES')).toEqual(scored);
+    expect(await h.store.redis.hget(state, `rank:${key('c')}`)).toBe('2');
+    await h.store.swarmSetPriority(swarmKey(), key('b'), 'high');
+    expect(await h.store.redis.zscore(queue, key('b'))).toBe('2');
+    expect(await h.store.redis.hget(state, `rank:${key('b')}`)).toBe('0');
+    await h.store.swarmSetPriority(swarmKey(), key('b'), 'medium'); // back to the default: no rank field
+    expect(await h.store.redis.hget(state, `rank:${key('b')}`)).toBeNull();
     await h.store.swarmClaim(swarmKey(), claim(2));
-    expect(await h.store.redis.zrange(queue, 0, -1, 'WITHSCORES')).toEqual([key('c'), '3']);
+    expect(await h.store.redis.zrange(queue, 0, -1, 'WITHSCORES')).toEqual(scored.slice(4));
     await h.store.swarmReset(swarmKey());
     expect(await h.store.redis.zrange(queue, 0, -1, 'WITHSCORES')).toEqual(scored);
+    expect(await h.store.redis.hget(state, `rank:${key('c')}`)).toBe('2');
     expect((await h.keysWithTtl()).get(queue)).toBeGreaterThan(0);
   });
 

@@ -43,7 +43,9 @@ function defineTasks(mf: Mageflow, prefix: string, rec: Recorder) {
 
 async function buildWorkflow(mf: Mageflow, t: (l: string) => string, kind: Workflow) {
   if (kind === 'chain') return mf.chain([t('step'), t('step'), t('step')], { success: t('ok'), error: t('err'), cleanup: t('cleanup') });
-  const members = await Promise.all([0, 1, 2, 3, 4].map((i) => mf.sign(t('member'), { kwargs: { i } })));
+  // mixed priorities, so claims by priority go through every crash too
+  const priorities = ['low', 'high', 'medium'] as const;
+  const members = await Promise.all([0, 1, 2, 3, 4].map((i) => mf.sign(t('member'), { kwargs: { i }, priority: priorities[i % 3] })));
   const perMember = kind === 'callbacks' ? { memberSuccess: t('each') } : {};
   const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: t('ok'), error: t('err'), cleanup: t('cleanup'), ...perMember });
   await swarm.close();

@@ -8,7 +8,7 @@ import { StoreUnavailableError, type Store } from '@mageflow/core';
 
 const WRITES = new Set<keyof Store>([
   'createRecords', 'updateRecord', 'deleteRecords', 'expireRecords', 'swarmAdd', 'swarmClaim', 'swarmFinish',
-  'swarmClose', 'swarmReassign', 'swarmReset', 'swarmDrainQueue', 'lock', 'unlock', 'audit',
+  'swarmSetPriority', 'swarmClose', 'swarmReassign', 'swarmReset', 'swarmDrainQueue', 'lock', 'unlock', 'audit',
 ]);
 
 export interface FaultPlan {

@@ -32,6 +32,7 @@ import { Recorder, delay, uniqueId, waitUntil } from './helpers';
 import { describeCleanup } from './cleanup';
 import { describeHardening } from './hardening';
 import { describeMemberCallbacks } from './member-callbacks';
+import { describePriority } from './priority';
 
 export interface ScenarioEnv {
   store: Store;
@@ -722,6 +723,7 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
     describeHardening({ setup, until, env: () => env!, wait, testTimeout });
     describeCleanup({ setup, until, env: () => env!, wait, testTimeout });
     describeMemberCallbacks({ setup, until, env: () => env!, wait, testTimeout });
+    describePriority({ setup, until, env: () => env!, wait, testTimeout });
 
     describe('time to live', () => {
       it('leaves no key without a TTL, and none above the configured maximum, after workflows finish', async () => {

@@ -4,7 +4,7 @@
  *   describeStoreConformance('redis', async () => ({ store, cleanup }));
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { CorruptRecordError, type Claimed, type SignatureRecord, type Store } from '@mageflow/core';
+import { CorruptRecordError, type Claimed, type Priority, type SignatureRecord, type Store } from '@mageflow/core';
 import { delay, uniqueId } from './helpers';
 
 export interface StoreHarness {
@@ -364,6 +364,94 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(maxSeen).toBeLessThanOrEqual(cap);
         expect(finished.size).toBe(n);
         expect(await store.swarmCounts(swarmKey())).toEqual({ total: n, queued: 0, running: 0, done: n, failed: 0, closed: false });
+      });
+
+      describe('priorities', () => {
+        const P = (n: number, ...priorities: (Priority | undefined)[]) => ({ members: members(n), priorities });
+
+        it('claims high before medium before low, each in the order added', async () => {
+          await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+          const { members: m, priorities } = P(7, 'low', undefined, 'high', 'medium', 'low', 'high', undefined);
+          expect((await store.swarmAdd(swarmKey(), m.slice(0, 4), { ttlSec: TTL, priorities: priorities.slice(0, 4) })).ok).toBe(true);
+          expect((await store.swarmAdd(swarmKey(), m.slice(4), { ttlSec: TTL, priorities: priorities.slice(4) })).ok).toBe(true);
+          const order = [];
+          for (let i = 0; i < 7; i++) order.push(...keysOf(await store.swarmClaim(swarmKey(), { ...claim('w', 7), limit: 1 })));
+          expect(order).toEqual([m[2], m[5], m[1], m[3], m[6], m[0], m[4]]);
+        });
+
+        it('a claim of several and a finish hand slots on by priority too', async () => {
+          await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+          const m = members(5);
+          await store.swarmAdd(swarmKey(), m, { ttlSec: TTL, priorities: ['low', 'low', 'medium', 'high', 'high'] });
+          expect(keysOf(await store.swarmClaim(swarmKey(), claim('w', 3)))).toEqual([m[3], m[4], m[2]]);
+          expect(keysOf((await store.swarmFinish(swarmKey(), m[4]!, { ok: true, result: 4 }, claim('w', 3))).claimed)).toEqual([m[0]]);
+        });
+
+        it('moves a queued member to another priority, keeping its place by order added, and writes its record', async () => {
+          await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+          const m = members(5);
+          await store.createRecords(m.map((k) => record(k, { parent: swarmKey() })), { ttlSec: TTL, track: false });
+          await store.swarmAdd(swarmKey(), m, { ttlSec: TTL });
+          expect(await store.swarmSetPriority(swarmKey(), m[3]!, 'high')).toBe(true);
+          expect(await store.swarmSetPriority(swarmKey(), m[1]!, 'high')).toBe(true);
+          expect(await store.swarmSetPriority(swarmKey(), m[0]!, 'low')).toBe(true);
+          expect((await store.getRecord(m[3]!))?.priority).toBe('high');
+          expect((await store.getRecord(m[0]!))?.priority).toBe('low');
+          expect(await store.swarmDrainQueue(swarmKey())).toEqual([m[1], m[3], m[2], m[4], m[0]]);
+        });
+
+        it('refuses, writing nothing, to move a member that is not queued', async () => {
+          await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+          const m = members(3);
+          await store.createRecords(m.map((k) => record(k, { parent: swarmKey() })), { ttlSec: TTL, track: false });
+          await store.swarmAdd(swarmKey(), m, { ttlSec: TTL });
+          await store.swarmClaim(swarmKey(), { ...claim('w', 3), limit: 2 });
+          await store.swarmFinish(swarmKey(), m[1]!, { ok: true, result: 1 }, { ...claim('w', 3), limit: 0 });
+          expect(await store.swarmSetPriority(swarmKey(), m[0]!, 'high')).toBe(false); // running
+          expect(await store.swarmSetPriority(swarmKey(), m[1]!, 'high')).toBe(false); // ended
+          expect(await store.swarmSetPriority(swarmKey(), key('stranger'), 'high')).toBe(false);
+          expect(await store.swarmSetPriority(key('no-such-swarm'), m[2]!, 'high')).toBe(false);
+          expect((await store.getRecord(m[0]!))?.priority).toBeUndefined();
+          expect((await store.getRecord(m[1]!))?.priority).toBeUndefined();
+          expect(await store.swarmCounts(swarmKey())).toMatchObject({ queued: 1, running: 1, done: 1 });
+        });
+
+        it('a reset queues every member again at the priority it had', async () => {
+          await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+          const m = members(4);
+          await store.swarmAdd(swarmKey(), m, { ttlSec: TTL, priorities: ['low', undefined, 'medium', undefined] });
+          await store.swarmSetPriority(swarmKey(), m[3]!, 'high');
+          await store.swarmClaim(swarmKey(), claim('w', 2));
+          await store.swarmReset(swarmKey());
+          expect(await store.swarmDrainQueue(swarmKey())).toEqual([m[3], m[1], m[2], m[0]]);
+        });
+
+        it('claims every member exactly once while priorities change under racing claims', async () => {
+          await store.createRecords([record(swarmKey(), { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+          const n = 120;
+          const m = members(n);
+          const levels: Priority[] = ['high', 'medium', 'low'];
+          await store.swarmAdd(swarmKey(), m, { ttlSec: TTL, priorities: m.map((_, i) => levels[i % 3]) });
+          const claimed: string[] = [];
+          const moved: boolean[] = [];
+          let running: string[] = [];
+          for (let round = 0; claimed.length < n && round < 1000; round++) {
+            const [claims, changes] = await Promise.all([
+              Promise.all([1, 2, 3].map(() => store.swarmClaim(swarmKey(), { ...claim('w', 6), limit: 2 }))),
+              Promise.all(m.slice(round * 3, round * 3 + 3).map((k, i) => store.swarmSetPriority(swarmKey(), k, levels[(round + i) % 3]!))),
+            ]);
+            const fresh = claims.flatMap(keysOf);
+            claimed.push(...fresh);
+            moved.push(...changes);
+            running.push(...fresh);
+            await Promise.all(running.map((k) => store.swarmFinish(swarmKey(), k, { ok: true, result: null }, { ...claim('w', 6), limit: 0 })));
+            running = [];
+          }
+          expect(claimed).toHaveLength(n);
+          expect(new Set(claimed).size).toBe(n);
+          expect(await store.swarmCounts(swarmKey())).toEqual({ total: n, queued: 0, running: 0, done: n, failed: 0, closed: false });
+          expect(moved.some(Boolean)).toBe(true);
+        });
       });
 
       it('gives the swarm keys the record time to live', async () => {

@@ -9,6 +9,7 @@
  * to an object. A new version shares the fields an update left alone with the
  * version before it, and only the fields written are copied and validated.
  */
+import type { Priority } from '../model/priority';
 import { checkRecordUpdate, parseRecord, type SignatureRecord } from '../model/record';
 import type {
   AuditEntry,
@@ -19,6 +20,7 @@ import type {
   RecordUpdate,
   SlotHolder,
   Store,
+  SwarmAddOptions,
   SwarmAddResult,
   SwarmCounts,
   UpdateResult,
@@ -165,14 +167,14 @@ export class MemoryStore implements Store {
 
   // --- swarms ----------------------------------------------------------------
 
-  async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
+  async swarmAdd(swarm: string, members: readonly string[], options: SwarmAddOptions): Promise<SwarmAddResult> {
     const state = this.swarmState(swarm, options.ttlSec);
     if (state.closed) return { ok: false, reason: 'closed', counts: state.counts() };
     const max = options.maxTaskAllowed;
     if (max !== undefined && state.members.length + members.length > max) {
       return { ok: false, reason: 'too_many', counts: state.counts() };
     }
-    state.add(members);
+    state.add(members, options.priorities);
     if (max !== undefined && state.members.length >= max) state.closed = true;
     return { ok: true, counts: state.counts() };
   }
@@ -202,6 +204,19 @@ export class MemoryStore implements Store {
     });
     const claimed = this.claim(swarm, state, claim);
     return { counted, counts: state.counts(), claimed, ...(ended ? { ended } : {}) };
+  }
+
+  async swarmSetPriority(swarm: string, member: string, priority: Priority): Promise<boolean> {
+    if (!this.swarms.get(swarm)?.setPriority(member, priority)) return false;
+    const entry = this.records.entry(member);
+    if (entry) {
+      try {
+        entry.value = updated(this.trusted(entry, member), member, { set: { priority } });
+      } catch (error) {
+        if (!(error instanceof CorruptRecordError)) throw error; // the queue moved; an unreadable record stays as it is
+      }
+    }
+    return true;
   }
 
   async swarmClose(swarm: string): Promise<SwarmCounts> {

@@ -1,9 +1,11 @@
 /**
  * What the memory store keeps for one swarm: its members in the order added, its
- * queue, its slots, its counts and its members' results. Each member gets a
- * position when first added, and its state is kept by position in arrays, so a
- * member's life costs one hash lookup (at its end) instead of one per change.
+ * queue (one per priority), its slots, its counts and its members' results. Each
+ * member gets a position when first added, and its state is kept by position in
+ * arrays, so a member's life costs one hash lookup (at its end) instead of one per
+ * change.
  */
+import { priorityRank, type Priority } from '../model/priority';
 import type { SwarmCounts } from '../ports/store';
 
 /** A member's flags, by position. */
@@ -25,43 +27,62 @@ export class SwarmState {
   private readonly keys: string[] = [];
   private flags: number[] = [];
   private results: unknown[] = [];
-  /** positions in the order queued; those no longer QUEUED are skipped when reached. */
-  private queue: number[] = [];
-  private head = 0;
+  /** each position's priority rank (0 high, 1 medium, 2 low). */
+  private ranks: number[] = [];
+  /**
+   * By rank: positions in the order claims take them (the order added). An entry whose
+   * position is no longer QUEUED, or now has another rank, is skipped when reached.
+   */
+  private queues: PositionQueue[] = [new PositionQueue(), new PositionQueue(), new PositionQueue()];
   private queued = 0;
   /** members counted at their end that were never added (counted once, all the same). */
   private readonly finishedStrangers = new Set<string>();
 
-  add(members: readonly string[]): void {
-    for (const member of members) {
+  /** `priorities[i]`: members[i]'s (undefined: medium). A member added again keeps its first priority. */
+  add(members: readonly string[], priorities?: readonly (Priority | undefined)[]): void {
+    members.forEach((member, i) => {
       let position = this.positions.get(member);
       if (position === undefined) {
         position = this.keys.length;
         this.positions.set(member, position);
         this.keys.push(member);
         this.flags.push(0);
+        this.ranks.push(priorityRank(priorities?.[i]));
       }
       this.members.push(member);
-      this.queue.push(position);
       if (!(this.flags[position]! & QUEUED)) {
+        this.queues[this.ranks[position]!]!.push(position);
         this.flags[position]! |= QUEUED;
         this.queued += 1;
       }
-    }
+    });
   }
 
   /** Takes the next queued member out of the queue, or undefined when none is left. */
   takeQueued(): string | undefined {
-    while (this.head < this.queue.length) {
-      const position = this.queue[this.head++]!;
-      if (!(this.flags[position]! & QUEUED)) continue; // left the queue while waiting (canceled)
-      this.flags[position]! &= ~QUEUED;
-      this.queued -= 1;
-      this.compactQueue();
-      return this.keys[position];
+    for (let rank = 0; rank < this.queues.length; rank++) {
+      const queue = this.queues[rank]!;
+      for (let position = queue.take(); position !== undefined; position = queue.take()) {
+        // left the queue while waiting (canceled), or moved to another priority
+        if (!(this.flags[position]! & QUEUED) || this.ranks[position] !== rank) continue;
+        this.flags[position]! &= ~QUEUED;
+        this.queued -= 1;
+        return this.keys[position];
+      }
     }
-    this.compactQueue();
     return undefined;
+  }
+
+  /** Moves a queued member to another priority, at its place by order added. False when it is not queued. */
+  setPriority(member: string, priority: Priority): boolean {
+    const position = this.positions.get(member);
+    if (position === undefined || !(this.flags[position]! & QUEUED)) return false;
+    const rank = priorityRank(priority);
+    if (this.ranks[position] !== rank) {
+      this.ranks[position] = rank;
+      this.queues[rank]!.insertInOrder(position); // the entry under its old rank is skipped when reached
+    }
+    return true;
   }
 
   /**
@@ -94,12 +115,12 @@ export class SwarmState {
     return true;
   }
 
-  /** Every member back in the queue in the order added; slots, counts and results cleared. */
+  /** Every member back in the queue at its priority, in the order added; slots, counts and results cleared. */
   reset(): void {
     this.flags = this.keys.map(() => QUEUED);
     this.queued = this.keys.length;
-    this.queue = this.members.map((member) => this.positions.get(member)!);
-    this.head = 0;
+    this.queues = this.queues.map(() => new PositionQueue());
+    for (let position = 0; position < this.keys.length; position++) this.queues[this.ranks[position]!]!.push(position);
     this.results = [];
     this.running.clear();
     this.finishedStrangers.clear();
@@ -107,17 +128,10 @@ export class SwarmState {
     this.failed = 0;
   }
 
-  /** Takes every queued member out of the queue; returns them in queue order. */
+  /** Takes every queued member out of the queue; returns them in the order claims would have. */
   drainQueue(): string[] {
     const drained: string[] = [];
-    for (let i = this.head; i < this.queue.length; i++) {
-      const position = this.queue[i]!;
-      if (this.flags[position]! & QUEUED) drained.push(this.keys[position]!);
-    }
-    for (const member of drained) this.flags[this.positions.get(member)!]! &= ~QUEUED;
-    this.queue = [];
-    this.head = 0;
-    this.queued = 0;
+    for (let member = this.takeQueued(); member !== undefined; member = this.takeQueued()) drained.push(member);
     return drained;
   }
 
@@ -134,15 +148,41 @@ export class SwarmState {
   counts(): SwarmCounts {
     return { total: this.members.length, queued: this.queued, running: this.running.size, done: this.done, failed: this.failed, closed: this.closed };
   }
+}
 
-  /** A queue read far from its start is cut, so it does not hold every member ever queued. */
-  private compactQueue(): void {
-    if (this.head === this.queue.length) {
-      this.queue = [];
+/** Positions waiting in one priority's queue, in claim order, read from a moving head. */
+class PositionQueue {
+  private items: number[] = [];
+  private head = 0;
+
+  push(position: number): void {
+    this.items.push(position);
+  }
+
+  take(): number | undefined {
+    if (this.head === this.items.length) {
+      this.items = [];
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
+      return undefined;
+    }
+    const position = this.items[this.head++]!;
+    // a queue read far from its start is cut, so it does not hold every position ever queued
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
       this.head = 0;
     }
+    return position;
+  }
+
+  /** Inserts a position among the waiting ones by order added (positions grow with it). */
+  insertInOrder(position: number): void {
+    let low = this.head;
+    let high = this.items.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.items[mid]! < position) low = mid + 1;
+      else high = mid;
+    }
+    this.items.splice(low, 0, position);
   }
 }

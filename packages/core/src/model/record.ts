@@ -25,10 +25,14 @@ const ErrorInfoSchema = Type.Object({
   attempts: Type.Number(),
 });
 
+const PrioritySchema = Type.Union([Type.Literal('high'), Type.Literal('medium'), Type.Literal('low')]);
+
 export const SwarmConfigSchema = Type.Object({
   maxConcurrency: Type.Integer({ minimum: 1 }),
   stopAfterNFailures: Type.Optional(Type.Integer({ minimum: 1 })),
   maxTaskAllowed: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** the priority of members added without one. Default medium. */
+  defaultPriority: Type.Optional(PrioritySchema),
 });
 export type SwarmConfig = Static<typeof SwarmConfigSchema>;
 
@@ -57,6 +61,8 @@ export const SignatureRecordSchema = Type.Object({
   parent: Type.Optional(Type.String()),
   /** its position in that container, from 0, in the order members were added. */
   index: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** its priority in a swarm's queue (and, passed to the engine, in the engine's). Absent: its swarm's default, or medium. */
+  priority: Type.Optional(PrioritySchema),
   /** the message of its last dispatch, replayed by resume and recovery. */
   message: Type.Optional(Boxed),
   /** when it was last handed to the engine; absent until dispatched. */

@@ -8,6 +8,7 @@
  * `@mageflow/testing` has the conformance suite every implementation must pass.
  */
 import type { CorruptRecordError } from '../errors';
+import type { Priority } from '../model/priority';
 import type { SignatureRecord } from '../model/record';
 import type { Status } from '../model/status';
 
@@ -58,6 +59,13 @@ export interface SwarmCounts {
   done: number;
   failed: number;
   closed: boolean;
+}
+
+export interface SwarmAddOptions {
+  maxTaskAllowed?: number;
+  ttlSec: number;
+  /** by position in `members`: each one's priority (undefined: medium). */
+  priorities?: readonly (Priority | undefined)[];
 }
 
 export type SwarmAddResult =
@@ -140,9 +148,17 @@ export interface Store {
   listOpen(cursor: string | undefined, limit: number): Promise<{ keys: string[]; cursor?: string }>;
 
   // --- swarms ---------------------------------------------------------------
-  /** Appends members to the swarm's queue, all or none; refuses when closed or past maxTaskAllowed. Reaching maxTaskAllowed closes it. */
-  swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult>;
-  /** Moves queued members into free slots, up to maxConcurrency running. */
+  /**
+   * Appends members to the swarm's queue, all or none; refuses when closed or past
+   * maxTaskAllowed. Reaching maxTaskAllowed closes it. `priorities[i]` is `members[i]`'s
+   * (absent or undefined: medium); the store keeps it for the member's life in the swarm,
+   * `swarmReset` included.
+   */
+  swarmAdd(swarm: string, members: readonly string[], options: SwarmAddOptions): Promise<SwarmAddResult>;
+  /**
+   * Moves queued members into free slots, up to maxConcurrency running: the highest
+   * priority first (high, medium, low), and within a priority the order added.
+   */
   swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]>;
   /**
    * Records a member's end once: frees its slot (or, for a member that ends while
@@ -160,15 +176,22 @@ export interface Store {
     claim: ClaimOptions,
     end?: RecordUpdate,
   ): Promise<FinishResult>;
+  /**
+   * Moves a queued member to another priority, in one step with writing `priority` on
+   * its record (if the record exists). It keeps its place by order added among the
+   * members of its new priority. False, and nothing written, when the member is not
+   * queued in this swarm (it started, ended, or was never added).
+   */
+  swarmSetPriority(swarm: string, member: string, priority: Priority): Promise<boolean>;
   swarmClose(swarm: string): Promise<SwarmCounts>;
   swarmCounts(swarm: string): Promise<SwarmCounts>;
   /** Members holding a slot, with the worker that holds it. */
   swarmRunning(swarm: string): Promise<SlotHolder[]>;
   /** Gives a member's slot to another worker if `from` still holds it. */
   swarmReassign(swarm: string, member: string, from: string, to: string): Promise<boolean>;
-  /** Puts every member back in the queue in the order added, and clears slots, counts and results (a rerun); `closed` is kept. */
+  /** Puts every member back in the queue (at its priority, in the order added), and clears slots, counts and results (a rerun); `closed` is kept. */
   swarmReset(swarm: string): Promise<void>;
-  /** Removes and returns every queued member. */
+  /** Removes and returns every queued member, in the order claims would have taken them. */
   swarmDrainQueue(swarm: string): Promise<string[]>;
   /** Every member ever added, in the order added. */
   swarmMembers(swarm: string): Promise<string[]>;

@@ -3,6 +3,7 @@
  * members. The record is stamped (message, time, worker) before the engine sees
  * the run, so a run lost with a dead worker can be found and sent again.
  */
+import { enginePriority } from '../model/priority';
 import type { SignatureRecord } from '../model/record';
 import type { DispatchRequest } from '../ports/engine';
 import { resetTree } from './lifecycle';
@@ -79,7 +80,8 @@ function runRequest(rt: Runtime, record: SignatureRecord, message: unknown, inhe
     task: record.taskName,
     input: inherited ? { message: message === undefined ? null : message, inherited: true } : { message: message === undefined ? null : message },
     metadata: { [SIGNATURE_KEY]: record.key },
-    priority: rt.registry.get(record.taskName)?.options.priority,
+    // a signature's own priority wins over its task's default
+    priority: record.priority !== undefined ? enginePriority(record.priority) : rt.registry.get(record.taskName)?.options.priority,
   };
   if (runId !== undefined) request.runId = runId;
   return request;

@@ -1,10 +1,12 @@
 -- Appends members to a swarm, all or none.
 -- KEYS: rec, state, queue, members, results
 -- ARGV[1]: maxTaskAllowed or ''; ARGV[2]: ttl (s) for new keys; ARGV[3]: JSON list of members
--- (one argument however many: a call with 100,000 arguments overflows the client's stack)
+-- (one argument however many: a call with 100,000 arguments overflows the client's stack);
+-- ARGV[4]: JSON list of their priority ranks, or '' when all are the default
 -- Returns { 'ok' | 'closed' | 'too_many', counts... }
 local state, queue, members, results = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local added = cjson.decode(ARGV[3])
+local ranks = ARGV[4] ~= '' and cjson.decode(ARGV[4]) or nil
 local n = #added
 local c = readCounters(state)
 local first = not c
@@ -14,10 +16,14 @@ local max = tonumber(ARGV[1])
 if max and c.total + n > max then return { 'too_many', unpack(countsOf(c)) } end
 local wasTotal, wasQueued = c.total, c.queued
 -- in chunks: Lua's unpack() is limited to a few thousand values
+local kept = {}
 for from = 1, n, 1000 do
   local to = math.min(from + 999, n)
-  c.queued = c.queued + enqueue(queue, added, from, to, c.total)
+  c.queued = c.queued + enqueue(queue, added, from, to, c.total, ranks, kept)
   redis.call('RPUSH', members, unpack(added, from, to))
+end
+for from = 1, #kept, 1000 do
+  redis.call('HSET', state, unpack(kept, from, math.min(from + 999, #kept)))
 end
 c.total = c.total + n
 if max and c.total >= max then c.closed = 1 end

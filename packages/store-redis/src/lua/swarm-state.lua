@@ -22,19 +22,30 @@ local function countsOf(c)
 end
 
 -- A queued member's score: its add sequence (its position among all members ever added,
--- from 1) under a priority level, claimed lowest first. Every member is at level 0 for
--- now; a level takes the bits above 2^40 (sequences stay exact up to 2^40, levels below 2^13).
+-- from 1) under its priority rank (0 high, 1 medium, 2 low), claimed lowest first. The rank
+-- takes the bits above 2^40 (sequences stay exact up to 2^40).
 local LEVEL_SPAN = 1099511627776
-local function queueScore(level, seq)
-  return level * LEVEL_SPAN + seq
+local DEFAULT_RANK = 1
+local function queueScore(rank, seq)
+  return rank * LEVEL_SPAN + seq
 end
 
--- ZADD NX of members[first..last] at sequences offset + i, at level 0; returns how many were
--- new (a member added again while queued keeps its place)
-local function enqueue(queue, members, first, last, offset)
+-- A member whose rank is not the default keeps it in the state as `rank:<member>`, so a
+-- rerun (swarm-reset) queues it at the same rank.
+local RANK_FIELD = 'rank:'
+
+-- ZADD NX of members[first..last] at sequences offset + i, at ranks[i] (nil: the default);
+-- returns how many were new (a member added again while queued keeps its place). The ranks
+-- that are not the default are appended to `keep` as state fields.
+local function enqueue(queue, members, first, last, offset, ranks, keep)
   local args = { 'NX' }
   for i = first, last do
-    args[#args + 1] = queueScore(0, offset + i)
+    local rank = ranks and ranks[i] or DEFAULT_RANK
+    if rank ~= DEFAULT_RANK and keep then
+      keep[#keep + 1] = RANK_FIELD .. members[i]
+      keep[#keep + 1] = rank
+    end
+    args[#args + 1] = queueScore(rank, offset + i)
     args[#args + 1] = members[i]
   end
   return redis.call('ZADD', queue, unpack(args))
