@@ -29,7 +29,7 @@ async function loop(label: string, q: Query): Promise<number> {
   const members = Array.from({ length: N }, (_, i) => `${sw}-m${i}`);
   await q(`SELECT ${S}.create_records($1::text::jsonb, 3600, true) AS v`, [enc([[sw, body(sw, { kind: 'swarm', status: 'active' })]])]);
   await q(`SELECT ${S}.create_records($1::text::jsonb, 3600, false) AS v`, [enc(members.map((m) => [m, body(m)]))]);
-  await q(`SELECT ${S}.swarm_add($1, $2::text::jsonb, NULL, 3600) AS v`, [sw, enc(members)]);
+  await q(`SELECT ${S}.swarm_add($1, $2::text::jsonb, NULL, NULL, 3600) AS v`, [sw, enc(members)]);
   const claim = [CAP, ['"active"'], 'w', null, null, 'r', enc('w'), '{}'];
   const started = performance.now();
   const first = (await q(`SELECT ${S}.swarm_claim($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) AS v`, [sw, ...claim])) as [string, string][];

@@ -51,7 +51,8 @@ CREATE INDEX swarm_expires_idx ON ${S}.swarm (expires_at);
 
 -- One row per distinct member of a swarm. pos: its first position among the members
 -- added (from 1), NULL for a member counted at its end without ever being added;
--- seq: its place in the queue; state: 0 idle, 1 queued, 2 running (holding a slot,
+-- level and seq: its place in the queue, claimed lowest first (level: its priority rank,
+-- 0 high, 1 medium, 2 low; seq: the order added); state: 0 idle, 1 queued, 2 running (holding a slot,
 -- worker: its holder); outcome: NULL until counted, then true (done) or false (failed);
 -- result: a success's result, encoded as JSON text.
 CREATE TABLE ${S}.member (
@@ -59,7 +60,7 @@ CREATE TABLE ${S}.member (
   member text NOT NULL,
   pos bigint,
   seq bigint NOT NULL DEFAULT 0,
-  level integer NOT NULL DEFAULT 0,
+  level smallint NOT NULL DEFAULT 1,
   state smallint NOT NULL,
   worker text,
   outcome boolean,
@@ -328,9 +329,10 @@ BEGIN
 END $$;
 
 -- Appends members to a swarm's queue, all or none; refuses when closed or past
--- max_allowed; reaching max_allowed closes it. members: a JSON list of keys.
+-- max_allowed; reaching max_allowed closes it. members: a JSON list of keys; levels: a
+-- JSON list of their priority ranks (0 high, 1 medium, 2 low), or NULL when all are medium.
 -- Returns ['ok' | 'closed' | 'too_many', total, queued, running, done, failed, closed 0|1].
-CREATE FUNCTION ${S}.swarm_add(sw text, members jsonb, max_allowed integer, ttl_sec integer) RETURNS jsonb
+CREATE FUNCTION ${S}.swarm_add(sw text, members jsonb, levels jsonb, max_allowed integer, ttl_sec integer) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
   c ${S}.swarm%ROWTYPE;
@@ -359,14 +361,15 @@ BEGIN
     RETURN jsonb_build_array('too_many', c.total, c.queued, c.running, c.done, c.failed, 0);
   END IF;
   -- A member added again while queued keeps its place; one that is idle (drained or
-  -- ended) is queued again at its new place.
+  -- ended) is queued again at its new place. Either keeps its first priority.
   WITH input AS (
-    SELECT e.value AS member, c.total + e.ord AS pos FROM jsonb_array_elements_text(members) WITH ORDINALITY AS e(value, ord)
+    SELECT e.value AS member, c.total + e.ord AS pos, coalesce((levels->>(e.ord::integer - 1))::integer, 1) AS level
+    FROM jsonb_array_elements_text(members) WITH ORDINALITY AS e(value, ord)
   ), firsts AS (
-    SELECT DISTINCT ON (i.member) i.member, i.pos FROM input i ORDER BY i.member, i.pos
+    SELECT DISTINCT ON (i.member) i.member, i.pos, i.level FROM input i ORDER BY i.member, i.pos
   ), up AS (
-    INSERT INTO ${S}.member AS x (swarm, member, pos, seq, state)
-      SELECT sw, f.member, f.pos, f.pos, 1 FROM firsts f ORDER BY f.pos
+    INSERT INTO ${S}.member AS x (swarm, member, pos, seq, level, state)
+      SELECT sw, f.member, f.pos, f.pos, f.level, 1 FROM firsts f ORDER BY f.pos
     ON CONFLICT (swarm, member) DO UPDATE SET state = 1, seq = excluded.seq, pos = coalesce(x.pos, excluded.pos)
       WHERE x.state = 0
     RETURNING x.xmax = 0 AS inserted
@@ -385,7 +388,22 @@ BEGIN
   RETURN jsonb_build_array('ok', c.total, c.queued, c.running, c.done, c.failed, c.closed::integer);
 END $$;
 
--- Every member back in the queue at its first position; slots, counts and results
+-- Moves a queued member to another priority rank (its seq kept: its place by order added
+-- among the members of its new rank) and writes its record's priority (encoded), in one
+-- step. False, and nothing written, when the member is not queued in this swarm.
+CREATE FUNCTION ${S}.swarm_set_priority(sw text, mem text, rank smallint, encoded text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM ${S}.swarm WHERE key = sw AND expires_at > now() FOR NO KEY UPDATE;
+  IF NOT FOUND THEN RETURN false; END IF;
+  UPDATE ${S}.member SET level = rank WHERE swarm = sw AND member = mem AND state = 1;
+  IF NOT FOUND THEN RETURN false; END IF;
+  UPDATE ${S}.record SET body = body || jsonb_build_object('priority', encoded)
+    WHERE key = mem AND expires_at > now() AND jsonb_typeof(body) = 'object';
+  RETURN true;
+END $$;
+
+-- Every member back in the queue at its first position and its priority; slots, counts and results
 -- cleared; closed kept (a rerun).
 CREATE FUNCTION ${S}.swarm_reset(sw text) RETURNS void
 LANGUAGE plpgsql AS $$

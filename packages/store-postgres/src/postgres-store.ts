@@ -10,18 +10,22 @@
 import pg from 'pg';
 import {
   CorruptRecordError,
+  DEFAULT_PRIORITY,
   InvalidArgumentError,
   MageflowError,
+  priorityRank,
   StoreUnavailableError,
   type AuditEntry,
   type Claimed,
   type ClaimOptions,
   type CreateOptions,
   type FinishResult,
+  type Priority,
   type RecordUpdate,
   type SignatureRecord,
   type SlotHolder,
   type Store,
+  type SwarmAddOptions,
   type SwarmAddResult,
   type SwarmCounts,
   type UpdateResult,
@@ -186,11 +190,14 @@ export class PostgresStore implements Store {
 
   // --- swarms ----------------------------------------------------------------------
 
-  async swarmAdd(swarm: string, members: readonly string[], options: { maxTaskAllowed?: number; ttlSec: number }): Promise<SwarmAddResult> {
+  async swarmAdd(swarm: string, members: readonly string[], options: SwarmAddOptions): Promise<SwarmAddResult> {
+    const levels = options.priorities?.some((p) => p !== undefined && p !== DEFAULT_PRIORITY)
+      ? JSON.stringify(members.map((_, i) => priorityRank(options.priorities![i])))
+      : null;
     const reply = await this.value<[string, ...number[]]>(
       'swarm-add',
-      `SELECT ${this.S}.swarm_add($1, $2::jsonb, $3, $4) AS v`,
-      [swarm, JSON.stringify(members), options.maxTaskAllowed ?? null, wholeSeconds(options.ttlSec)],
+      `SELECT ${this.S}.swarm_add($1, $2::jsonb, $3::jsonb, $4, $5) AS v`,
+      [swarm, JSON.stringify(members), levels, options.maxTaskAllowed ?? null, wholeSeconds(options.ttlSec)],
       swarmSide(swarm),
     );
     const counts = toCounts(reply.slice(1) as number[]);
@@ -276,6 +283,15 @@ export class PostgresStore implements Store {
       swarmSide(swarm),
     );
     return rows.length === 1;
+  }
+
+  async swarmSetPriority(swarm: string, member: string, priority: Priority): Promise<boolean> {
+    return this.value<boolean>(
+      'swarm-set-priority',
+      `SELECT ${this.S}.swarm_set_priority($1, $2, $3, $4) AS v`,
+      [swarm, member, priorityRank(priority), JSON.stringify(priority)],
+      swarmSide(swarm),
+    );
   }
 
   async swarmReset(swarm: string): Promise<void> {
