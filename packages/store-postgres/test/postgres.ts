@@ -36,7 +36,9 @@ export function uniqueSchema(label: string): string {
 
 /** A store in a schema of its own, with what tests need to inspect and clean it. */
 export function storeIn(schema: string, options: PostgresStoreOptions = {}) {
-  const store = new PostgresStore({ connectionString: DATABASE_URL, schema, poolOptions: { max: 5 }, ...options });
+  // Few connections, closed soon after use: the fault suite makes a store per injected
+  // failure and closes them only at its end, and the server's max_connections is shared.
+  const store = new PostgresStore({ connectionString: DATABASE_URL, schema, poolOptions: { max: 4, idleTimeoutMillis: 500 }, ...options });
   const S = `"${schema}"`;
   const admin = () => store.pool;
   return {
