@@ -23,6 +23,8 @@ export interface Migration {
   sql(schema: string): string;
 }
 
+import { OBSERVABILITY_AND_GRAPHS } from './migration-2';
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -474,4 +476,5 @@ BEGIN
 END $$;
 `,
   },
+  OBSERVABILITY_AND_GRAPHS,
 ];

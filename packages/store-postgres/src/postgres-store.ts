@@ -19,7 +19,19 @@ import {
   type Claimed,
   type ClaimOptions,
   type CreateOptions,
+  type FeedSubscription,
   type FinishResult,
+  type GraphSettleResult,
+  type GraphSettleStep,
+  type GraphState,
+  type ListPage,
+  type ListQuery,
+  type LogEntry,
+  type LogQuery,
+  type MemberPage,
+  type StatusCounts,
+  type StoreEvent,
+  type TimelineEntry,
   type Priority,
   type RecordUpdate,
   type SignatureRecord,
@@ -29,8 +41,18 @@ import {
   type SwarmAddResult,
   type SwarmCounts,
   type UpdateResult,
+  checkLogEntry,
+  decodeCursor,
+  emptyStatusCounts,
+  encodeCursor,
+  filterLogs,
+  listLimits,
+  LOG_CAP,
+  matchesListQuery,
+  STATUSES,
 } from '@mageflow/core';
-import { decodeRecord, decodeValue, encodeFields, encodeStatuses, updateArgs, wholeSeconds } from './codec';
+import { decodeRecord, decodeTimelineEntry, decodeValue, encodeFields, encodeStatuses, listArgs, readableRecord, updateArgs, wholeSeconds, type EncodedEntry } from './codec';
+import { FeedListener } from './feed';
 import { migrate, quoteIdent, validSchemaName } from './migrate';
 
 export interface PostgresStoreOptions {
@@ -302,8 +324,25 @@ export class PostgresStore implements Store {
     return this.value<string[]>('swarm-drain', `SELECT ${this.S}.swarm_drain($1) AS v`, [swarm], swarmSide(swarm));
   }
 
-  async swarmMembers(swarm: string): Promise<string[]> {
-    return (await this.swarmPositions(swarm, false)).map((r) => r.member);
+  async swarmMembers(swarm: string, page?: MemberPage): Promise<string[]> {
+    if (!page) return (await this.swarmPositions(swarm, false)).map((r) => r.member);
+    if (!Number.isInteger(page.offset) || page.offset < 0 || !Number.isInteger(page.limit) || page.limit < 0) {
+      throw new InvalidArgumentError(`a page of members needs a whole offset and limit of 0 or more, got ${JSON.stringify(page)}`);
+    }
+    if (page.limit === 0) return [];
+    // positions are dense from 1 (see swarm_add), so a page is a range of them: O(limit) whatever the offset
+    const rows = await this.rows<{ member: string }>(
+      'swarm-members-page',
+      `SELECT x.member FROM (
+         SELECT m.pos, m.member FROM ${this.S}.member m WHERE m.swarm = $1 AND m.pos > $2 AND m.pos <= $2 + $3
+         UNION ALL
+         SELECT r.pos, r.member FROM ${this.S}.member_repeat r WHERE r.swarm = $1 AND r.pos > $2 AND r.pos <= $2 + $3
+       ) x WHERE EXISTS (SELECT 1 FROM ${this.S}.swarm s WHERE s.key = $1 AND s.expires_at > now())
+       ORDER BY x.pos`,
+      [swarm, page.offset, page.limit],
+      swarmSide(swarm),
+    );
+    return rows.map((r) => r.member);
   }
 
   async swarmResults(swarm: string): Promise<unknown[]> {
@@ -332,6 +371,38 @@ export class PostgresStore implements Store {
       if (page.length < PAGE) return out;
       after = Number(page[page.length - 1]!.pos);
     }
+  }
+
+  // --- graphs ------------------------------------------------------------------------
+
+  async graphSettle(graph: string, node: string, step: GraphSettleStep, claim: ClaimOptions): Promise<GraphSettleResult> {
+    const outcome = 'skipped' in step.outcome ? 'skipped' : step.outcome.ok ? 'done' : 'failed';
+    const result = 'ok' in step.outcome && step.outcome.ok ? JSON.stringify(step.outcome.result ?? null) : null;
+    const edges = step.edges.map(({ edge, target, incoming, taken }) => ({ edge, target, incoming, taken }));
+    const [counted, settled, ready, skip, finished] = await this.value<[number, number, string[], string[], FinishReply]>(
+      'graph-settle',
+      `SELECT ${this.S}.graph_settle($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13::jsonb) AS v`,
+      [graph, node, outcome, result, JSON.stringify(edges), ...claimArgs(claim)],
+      swarmSide(graph),
+    );
+    const { counts, claimed } = finishResult(finished);
+    return { counted: counted === 1, ready, skip, settled: Number(settled), counts, claimed };
+  }
+
+  async graphState(graph: string, only: { nodes?: readonly string[]; edges?: readonly number[] } = {}): Promise<GraphState> {
+    const reply = await this.value<{ settled: number; skipPending: string[]; nodes: [string, GraphNodeOutcome, boolean, string | null][]; edges: [number, boolean][] }>(
+      'graph-state',
+      `SELECT ${this.S}.graph_state($1, $2, $3) AS v`,
+      [graph, only.nodes ?? null, only.edges ?? null],
+      swarmSide(graph),
+    );
+    const nodes: GraphState['nodes'] = {};
+    for (const [node, outcome, taken, result] of reply.nodes) {
+      nodes[node] = result === null ? { outcome, taken } : { outcome, taken, result: decodeValue(result, swarmSide(graph)) };
+    }
+    const edges: GraphState['edges'] = {};
+    for (const [edge, taken] of reply.edges) edges[edge] = taken ? 'taken' : 'skipped';
+    return { settled: Number(reply.settled), skipPending: reply.skipPending, nodes, edges };
   }
 
   // --- leases ----------------------------------------------------------------------
@@ -384,6 +455,91 @@ export class PostgresStore implements Store {
     return rows.map((r) => decodeValue(r.entry, `audit of ${key}`) as AuditEntry);
   }
 
+  // --- observability -----------------------------------------------------------------
+
+  async recordTtl(key: string): Promise<number | null> {
+    const rows = await this.rows<{ ttl: number }>(
+      'record-ttl',
+      `SELECT greatest(0, ceil(extract(epoch FROM expires_at - now())))::integer AS ttl FROM ${this.S}.record WHERE key = $1 AND expires_at > now()`,
+      [key],
+      key,
+    );
+    return rows[0] ? rows[0].ttl : null;
+  }
+
+  async timeline(key: string): Promise<TimelineEntry[]> {
+    const rows = await this.rows<{ timeline: EncodedEntry[] }>(
+      'timeline',
+      `SELECT timeline FROM ${this.S}.record WHERE key = $1 AND expires_at > now()`,
+      [key],
+      key,
+    );
+    return rows[0] ? rows[0].timeline.map((entry) => decodeTimelineEntry(entry, key)) : [];
+  }
+
+  async appendLogs(key: string, entries: readonly LogEntry[]): Promise<void> {
+    const encoded = entries.map((e) => JSON.stringify(checkLogEntry(key, e)));
+    if (encoded.length === 0) return;
+    await this.query('append-logs', `SELECT ${this.S}.append_logs($1, $2, $3)`, [key, encoded, LOG_CAP], key);
+  }
+
+  async readLogs(key: string, query?: LogQuery): Promise<LogEntry[]> {
+    const rows = await this.rows<{ entry: string }>(
+      'read-logs',
+      `SELECT l.entry FROM ${this.S}.log l WHERE l.key = $1
+         AND EXISTS (SELECT 1 FROM ${this.S}.record r WHERE r.key = $1 AND r.expires_at > now()) ORDER BY l.seq`,
+      [key],
+      key,
+    );
+    return filterLogs(rows.map((r) => decodeValue(r.entry, `logs of ${key}`) as LogEntry), query);
+  }
+
+  async listRecords(query: ListQuery): Promise<ListPage> {
+    const { limit, scanLimit } = listLimits(query);
+    const reply = await this.value<{ records: [string, unknown][]; cursor: [number | string, string] | null }>(
+      'list-records',
+      `SELECT ${this.S}.list_records($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS v`,
+      [...listArgs(query), limit, scanLimit],
+    );
+    const records: SignatureRecord[] = [];
+    for (const [key, body] of reply.records) {
+      const record = readableRecord(body, key);
+      // the SQL filters compare encoded values; the decoded record has the last word
+      if (record && matchesListQuery(record, query)) records.push(record);
+    }
+    return reply.cursor ? { records, cursor: encodeCursor({ at: Number(reply.cursor[0]), key: reply.cursor[1] }) } : { records };
+  }
+
+  async countRecords(query: ListQuery): Promise<StatusCounts> {
+    const { scanLimit } = listLimits({ ...query, limit: undefined });
+    const reply = await this.value<{ counts: Record<string, number>; complete: boolean }>(
+      'count-records',
+      `SELECT ${this.S}.count_records($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS v`,
+      [...listArgs({ ...query, cursor: undefined }), scanLimit],
+    );
+    const counts = emptyStatusCounts();
+    for (const [encoded, n] of Object.entries(reply.counts)) {
+      const status = safeParse(encoded);
+      if (typeof status === 'string' && (STATUSES as readonly string[]).includes(status)) counts[status as keyof typeof counts] += Number(n);
+    }
+    return { counts, complete: reply.complete };
+  }
+
+  async subscribe(listener: (event: StoreEvent) => void): Promise<FeedSubscription> {
+    await this.ready();
+    const subscription = new FeedListener(this.pool, this.S, this.schema, listener, (error) => this.translate(error, undefined));
+    await subscription.open();
+    this.subscriptions.add(subscription);
+    return {
+      close: async () => {
+        if (!this.subscriptions.delete(subscription)) return;
+        await subscription.close();
+      },
+    };
+  }
+
+  private readonly subscriptions = new Set<FeedListener>();
+
   // --- upkeep --------------------------------------------------------------------------
 
   /**
@@ -406,6 +562,9 @@ export class PostgresStore implements Store {
     clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
     await this.cleaning?.catch(() => undefined);
+    const subscriptions = [...this.subscriptions];
+    this.subscriptions.clear();
+    await Promise.all(subscriptions.map((s) => s.close()));
     if (this.ownsPool && !this.poolEnded) {
       this.poolEnded = true;
       await this.pool.end().catch(() => undefined);
@@ -486,6 +645,17 @@ export class PostgresStore implements Store {
 /** How a swarm's side rows are named in errors. */
 function swarmSide(swarm: string): string {
   return `${swarm} (its swarm state: members, counters or results)`;
+}
+
+type GraphNodeOutcome = GraphState['nodes'][string]['outcome'];
+
+/** JSON text, or undefined when it is not. */
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function redactUrl(url: string): string {
