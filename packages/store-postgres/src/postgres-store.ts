@@ -42,7 +42,6 @@ import {
   type SwarmCounts,
   type UpdateResult,
   checkLogEntry,
-  decodeCursor,
   emptyStatusCounts,
   encodeCursor,
   filterLogs,
