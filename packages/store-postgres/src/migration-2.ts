@@ -2,12 +2,13 @@
  * Migration 2: graphs (`graphSettle`, `graphState`) and the observability steps (timeline,
  * logs, listing, change feed). See README.md, "Layout" and "Timeline, listing and feed".
  *
- * - A record's timeline lives in its own row (`record.timeline`), written by a BEFORE
- *   trigger in the statement that changes the status, so every step that changes one
- *   (creation, update_record, swarm_end, a claim's begin) records it in the same
- *   transaction, at no extra row, and it lives and dies with the record.
- * - The same trigger fills `created` and `root` on creation (the listing index) and
- *   publishes the change on the feed (`pg_notify` on the channel named as the schema)
+ * - A record's timeline lives in its own row (`record.timeline`): its first entry is
+ *   written by create_records with the row (set-based, with the listing columns `created`
+ *   and `root`), every later one by a BEFORE UPDATE trigger in the statement that changes
+ *   the status, so every step that changes one (update_record, swarm_end, a claim's begin)
+ *   records it in the same transaction, at no extra row, and it lives and dies with the
+ *   record.
+ * - Both publish the change on the feed (`pg_notify` on the channel named as the schema)
  *   only while a `subscriber` row is live.
  * - Logs are rows of `log`, deleted with their record (delete_records, cleanup, a
  *   record created again over an expired one).
@@ -26,7 +27,7 @@ export const OBSERVABILITY_AND_GRAPHS: Migration = {
   name: 'timeline, logs, listing index, change feed, graphs',
   sql: (S) => `
 -- created: the record's creationTime (ms), the listing index's order; root: created
--- without a parent; timeline: its status changes, oldest first, each a list of encoded
+-- without a parent (both written by create_records); timeline: its status changes, oldest first, each a list of encoded
 -- values [at, status, from, worker, runId, attempt] (at: a number, the server's clock).
 ALTER TABLE ${S}.record
   ADD COLUMN created bigint,
@@ -105,40 +106,83 @@ END $$;
 CREATE FUNCTION ${S}.listening() RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT EXISTS (SELECT 1 FROM ${S}.subscriber WHERE expires_at > now()) $$;
 
--- BEFORE INSERT, and BEFORE UPDATE when the status changes or an expired row is created
--- again: the timeline entry, the listing columns on creation, and the feed.
+-- The timeline entry of a record's body as it stands, at the server's clock:
+-- [at, status, from, worker, runId, attempt], the last five encoded as the body keeps them.
+CREATE FUNCTION ${S}.timeline_entry(at bigint, b jsonb, from_status jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$ SELECT jsonb_build_array(at, b->'status', from_status, b->'worker', b->'runId', b->'attempt') $$;
+
+-- The time of a timeline entry: the server's clock, in ms.
+CREATE FUNCTION ${S}.now_ms() RETURNS bigint
+LANGUAGE sql VOLATILE AS $$ SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+
+-- BEFORE UPDATE of a record whose status changes, or that is created again over its
+-- expired row: appends the timeline entry (the oldest past the cap dropped) and publishes
+-- it while anyone listens. A creation is recorded and published by create_records, set-based.
 CREATE FUNCTION ${S}.record_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-  fresh boolean := TG_OP = 'INSERT' OR OLD.expires_at <= now();
   b jsonb := NEW.body;
   entry jsonb;
 BEGIN
-  entry := jsonb_build_array(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint,
-    b->'status', CASE WHEN fresh THEN NULL ELSE OLD.body->'status' END, b->'worker', b->'runId', b->'attempt');
-  IF fresh THEN
-    NEW.created := CASE WHEN jsonb_typeof(b) = 'object' AND b->>'creationTime' ~ '^-?[0-9]{1,16}$' THEN (b->>'creationTime')::bigint END;
-    NEW.root := jsonb_typeof(b) = 'object' AND NOT b ? 'parent';
-    NEW.timeline := jsonb_build_array(entry);
-    -- what was kept for the expired record under this key is not this one's
-    IF TG_OP = 'UPDATE' THEN DELETE FROM ${S}.log WHERE key = NEW.key; END IF;
-  ELSIF jsonb_array_length(NEW.timeline) >= ${TIMELINE_CAP} THEN
+  IF OLD.expires_at <= now() THEN
+    -- created again (create_records' ON CONFLICT): nothing kept for the expired record is this one's
+    DELETE FROM ${S}.log WHERE key = NEW.key;
+    RETURN NEW;
+  END IF;
+  entry := ${S}.timeline_entry(${S}.now_ms(), b, OLD.body->'status');
+  IF jsonb_array_length(NEW.timeline) >= ${TIMELINE_CAP} THEN
     NEW.timeline := (NEW.timeline - 0) || jsonb_build_array(entry);
   ELSE
     NEW.timeline := NEW.timeline || jsonb_build_array(entry);
   END IF;
-  -- an insert over an expired row becomes an update (ON CONFLICT), which publishes it
-  IF ${S}.listening() AND (TG_OP = 'UPDATE' OR NOT EXISTS (SELECT 1 FROM ${S}.record r WHERE r.key = NEW.key)) THEN
+  IF ${S}.listening() THEN
     PERFORM ${S}.publish(jsonb_build_object('type', 'status', 'key', NEW.key, 'kind', b->'kind', 'taskName', b->'taskName',
       'parent', b->'parent', 'entry', entry)::text);
   END IF;
   RETURN NEW;
 END $$;
 
-CREATE TRIGGER record_created BEFORE INSERT ON ${S}.record FOR EACH ROW EXECUTE FUNCTION ${S}.record_changed();
 CREATE TRIGGER record_status_changed BEFORE UPDATE ON ${S}.record FOR EACH ROW
   WHEN (OLD.body->'status' IS DISTINCT FROM NEW.body->'status' OR OLD.expires_at <= now())
   EXECUTE FUNCTION ${S}.record_changed();
+
+-- Replaced: also writes each record's listing columns (created, root) and the first entry
+-- of its timeline, set-based in the INSERT, and publishes the creations while anyone listens.
+CREATE OR REPLACE FUNCTION ${S}.create_records(records jsonb, ttl_sec integer, track boolean) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  taken text;
+  n integer;
+  written integer;
+  at bigint := ${S}.now_ms();
+BEGIN
+  SELECT r.key INTO taken FROM ${S}.record r
+    WHERE r.key IN (SELECT e->>0 FROM jsonb_array_elements(records) e) AND r.expires_at > now() LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'a signature "%" already exists', taken USING ERRCODE = 'unique_violation', DETAIL = taken;
+  END IF;
+  n := jsonb_array_length(records);
+  INSERT INTO ${S}.record AS r (key, body, open, expires_at, created, root, timeline)
+    SELECT e->>0, e->1, track, now() + make_interval(secs => ttl_sec),
+      CASE WHEN jsonb_typeof(e->1) = 'object' AND e->1->>'creationTime' ~ '^-?[0-9]{1,16}$' THEN (e->1->>'creationTime')::bigint END,
+      jsonb_typeof(e->1) = 'object' AND NOT (e->1) ? 'parent',
+      jsonb_build_array(${S}.timeline_entry(at, e->1, NULL))
+    FROM jsonb_array_elements(records) e
+  ON CONFLICT (key) DO UPDATE SET body = excluded.body, open = excluded.open, expires_at = excluded.expires_at,
+    created = excluded.created, root = excluded.root, timeline = excluded.timeline
+    WHERE r.expires_at <= now();
+  GET DIAGNOSTICS written = ROW_COUNT;
+  IF written < n THEN
+    -- created by another call since the check above
+    RAISE EXCEPTION 'a signature among those created already exists' USING ERRCODE = 'unique_violation', DETAIL = records->0->>0;
+  END IF;
+  IF ${S}.listening() THEN
+    PERFORM ${S}.publish(jsonb_build_object('type', 'status', 'key', x.e->>0, 'kind', x.e->1->'kind', 'taskName', x.e->1->'taskName',
+      'parent', x.e->1->'parent', 'entry', ${S}.timeline_entry(at, x.e->1, NULL))::text)
+    FROM jsonb_array_elements(records) WITH ORDINALITY AS x(e, ord) ORDER BY x.ord;
+  END IF;
+  RETURN n;
+END $$;
 
 -- Appends log entries (JSON text) to a live record's log, keeps the last cap, and
 -- publishes them while anyone listens. The record row is share-locked so a deletion
