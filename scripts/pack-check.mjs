@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The published packages as a user installs them. Run after the build:
-//   1. packs the four packages with pnpm (as `changeset publish` does) and checks
+//   1. packs the five packages with pnpm (as `changeset publish` does) and checks
 //      the packed manifests and file lists;
 //   2. runs publint and @arethetypeswrong/cli on every tarball;
-//   3. installs the tarballs with npm into a blank folder (typebox, ioredis, the
+//   3. installs the tarballs with npm into a blank folder (typebox, ioredis, pg, the
 //      Hatchet SDK and jest come from the registry), then: require() each package
 //      (with require(esm) turned off, as on Node 22.0-22.11), import() each, mix a
 //      user's typebox schema with core's other copy, type-check a consumer with
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'store-redis', 'engine-hatchet', 'testing', 'dashboard', 'cli', 'mcp'];
+const PACKAGES = ['core', 'store-redis', 'store-postgres', 'engine-hatchet', 'testing', 'dashboard', 'cli', 'mcp'];
 const JEST = process.env.MAGEFLOW_PACK_JEST ?? 'jest@30';
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'mageflow-pack-'));
@@ -167,11 +167,14 @@ function writeConsumer(app) {
 const assert = require('node:assert');
 const core = require('@mageflow/core');
 const { RedisStore } = require('@mageflow/store-redis');
+const { PostgresStore } = require('@mageflow/store-postgres');
 const { HatchetEngine } = require('@mageflow/engine-hatchet');
 const { serveDashboard } = require('@mageflow/dashboard');
 assert.equal(typeof serveDashboard, 'function');
 assert.equal(typeof core.Mageflow, 'function');
 assert.equal(typeof RedisStore, 'function');
+// made without connecting (the pool connects on first use), closed at once
+new PostgresStore({ schema: 'pack_check', cleanupEveryMs: false }).close();
 assert.equal(typeof HatchetEngine, 'function');
 // @mageflow/testing loads @jest/globals, which throws outside jest: resolve it here, load it in jest.
 assert.match(require.resolve('@mageflow/testing'), /dist[\\\\/]index\\.cjs$/);
@@ -186,9 +189,11 @@ import { createRequire } from 'node:module';
 import Type from 'typebox';
 import * as core from '@mageflow/core';
 import { RedisStore } from '@mageflow/store-redis';
+import { PostgresStore } from '@mageflow/store-postgres';
 import { HatchetEngine } from '@mageflow/engine-hatchet';
 import { serveDashboard } from '@mageflow/dashboard';
 assert.equal(typeof RedisStore, 'function');
+assert.equal(typeof PostgresStore, 'function');
 {
   // the packed dashboard serves its page and its API
   const mf = new core.Mageflow();
@@ -228,7 +233,7 @@ describeStoreConformance('MemoryStore from the packed core', () => ({ store: new
   file('mageflow.esm.test.mjs', jestTest(`import { expect, describe, it } from '@jest/globals';\nimport { Mageflow, MemoryStore } from '@mageflow/core';\nimport { describeStoreConformance, waitUntil } from '@mageflow/testing';`));
   // Type-check consumers with skipLibCheck off. Core and testing need no
   // @types/node: only the DOM lib, for AbortSignal (which Node types declare too).
-  // store-redis needs Node's types through ioredis. engine-hatchet is left to attw:
+  // store-redis and store-postgres need Node's types through ioredis and pg. engine-hatchet is left to attw:
   // the Hatchet SDK's own declarations import its optional peers (@openai/agents,
   // @anthropic-ai/claude-agent-sdk), so no consumer of it compiles with skipLibCheck off.
   const tsconfig = (files, lib, types) => JSON.stringify({ compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib, types }, files }, null, 2);
@@ -259,8 +264,19 @@ export const make = () => new Mageflow({ store: new RedisStore({ url: 'redis://1
 import redis = require('@mageflow/store-redis');
 export type Store = redis.RedisStore;
 `);
+  file('types-postgres.mts', `
+import { Mageflow } from '@mageflow/core';
+import { PostgresStore, SCHEMA_VERSION } from '@mageflow/store-postgres';
+import pg from 'pg';
+export const make = () => new Mageflow({ store: new PostgresStore({ pool: new pg.Pool({ connectionString: 'postgres://127.0.0.1/app' }), schema: 'orders' }) });
+export const version: number = SCHEMA_VERSION;
+`);
+  file('types-postgres.cts', `
+import postgres = require('@mageflow/store-postgres');
+export type Store = postgres.PostgresStore;
+`);
   file('tsconfig.core.json', tsconfig(['types-core.mts', 'types-core.cts'], ['es2022', 'dom'], []));
-  file('tsconfig.node.json', tsconfig(['types-core.mts', 'types-core.cts', 'types-redis.mts', 'types-redis.cts'], ['es2022'], ['node']));
+  file('tsconfig.node.json', tsconfig(['types-core.mts', 'types-core.cts', 'types-redis.mts', 'types-redis.cts', 'types-postgres.mts', 'types-postgres.cts'], ['es2022'], ['node']));
 }
 
 async function main() {
@@ -285,7 +301,7 @@ async function main() {
   const jest = join(app, 'node_modules', 'jest', 'bin', 'jest.js');
   await Promise.all([
     runAsync('type-check: core and testing, skipLibCheck off, no @types/node', process.execPath, [tsc, '-p', 'tsconfig.core.json'], { cwd: app }),
-    runAsync('type-check: core, testing and store-redis, skipLibCheck off, @types/node', process.execPath, [tsc, '-p', 'tsconfig.node.json'], { cwd: app }),
+    runAsync('type-check: core, testing, store-redis and store-postgres, skipLibCheck off, @types/node', process.execPath, [tsc, '-p', 'tsconfig.node.json'], { cwd: app }),
     runAsync('jest, default config, a CommonJS test', process.execPath, [jest, '--ci', 'mageflow.cjs.test'], { cwd: app, env: npmEnv }),
   ]);
   // the installed `mageflow` binary answers (no dashboard is running: a typed error, as JSON)

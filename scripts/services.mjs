@@ -33,6 +33,40 @@ async function ensureRedis() {
   return {};
 }
 
+/**
+ * PostgreSQL for the store-postgres tests: DATABASE_URL, or the `test` database on
+ * 127.0.0.1:5432. When nothing listens, the machine's cluster is started
+ * (pg_ctlcluster, as Debian packages it); the `test` database is created when missing.
+ */
+async function ensurePostgres() {
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const { hostname, port } = new URL(url);
+  const database = new URL(url).pathname.slice(1) || 'postgres';
+  if (!(await listening(Number(port || 5432), hostname))) {
+    console.error(`[services] no PostgreSQL at ${hostname}:${port || 5432}; starting the local cluster`);
+    try {
+      const clusters = execFileSync('sh', ['-c', 'ls /etc/postgresql'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      for (const version of clusters) execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], { stdio: 'inherit' });
+      for (let i = 0; i < 100 && !(await listening(Number(port || 5432), hostname)); i++) await new Promise((r) => setTimeout(r, 100));
+    } catch (error) {
+      console.error(`[services] could not start PostgreSQL: ${error.message}`);
+    }
+  }
+  if (await listening(Number(port || 5432), hostname)) {
+    try {
+      // the tests' database: created once (trust auth on this machine, as the postgres user)
+      const exists = execFileSync('psql', ['-h', hostname, '-p', String(port || 5432), '-U', 'postgres', '-d', 'postgres', '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${database}'`], { encoding: 'utf8' }).trim();
+      if (exists !== '1') execFileSync('psql', ['-h', hostname, '-p', String(port || 5432), '-U', 'postgres', '-d', 'postgres', '-c', `CREATE DATABASE "${database}"`], { stdio: 'inherit' });
+    } catch (error) {
+      console.error(`[services] could not check the database "${database}": ${error.message}`);
+    }
+    return { DATABASE_URL: url };
+  }
+  if (inCI) throw new Error(`PostgreSQL is not reachable at ${url} and could not be started`);
+  console.error('[services] PostgreSQL is unavailable: the PostgreSQL tests will skip (outside CI only)');
+  return {};
+}
+
 /** Brings up the local Hatchet engine with scripts/hatchet/up.sh (it builds it once, then reuses it). */
 function ensureHatchet() {
   if (process.env.MAGEFLOW_SKIP_HATCHET && !inCI) {
@@ -57,5 +91,5 @@ function ensureHatchet() {
 }
 
 export async function ensureServices() {
-  return { ...(await ensureRedis()), ...ensureHatchet() };
+  return { ...(await ensureRedis()), ...(await ensurePostgres()), ...ensureHatchet() };
 }

@@ -1,6 +1,6 @@
 /**
  * The store + engine pairs the benchmarks run on, with the sizes each runs.
- * The Redis and Hatchet clients are imported only by the processes that use them,
+ * The Redis, PostgreSQL and Hatchet clients are imported only by the processes that use them,
  * so a workload's peak RSS carries no SDK it does not run on.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { HatchetClient } from '@hatchet-dev/typescript-sdk';
 import { InProcessEngine, MemoryStore, type Engine, type Store } from '@mageflow/core';
 import type { RedisStore } from '@mageflow/store-redis';
-import { dropPrefix, REDIS_URL, redisCommands, redisUnavailable } from './util.js';
+import { DATABASE_URL, dropPrefix, dropSchema, postgresUnavailable, REDIS_URL, redisCommands, redisUnavailable } from './util.js';
 
 export interface Sizes {
   /** swarm sizes, smallest first. */
@@ -23,8 +23,8 @@ export interface Sizes {
 export interface Connected {
   store: Store;
   engine: Engine;
-  /** store calls (each one round trip) and Redis commands so far, where they can be counted. */
-  commands?: () => Promise<{ calls: number; redisCommands: number }>;
+  /** store calls (each one round trip) and, on Redis, Redis commands so far, where they can be counted. */
+  commands?: () => Promise<{ calls: number; redisCommands?: number }>;
   close(): Promise<void>;
 }
 
@@ -65,6 +65,22 @@ async function redisStore(): Promise<{ redis: RedisStore; store: Store; calls: (
   };
 }
 
+/** A PostgreSQL store in a schema of this process's own, dropped at the end. */
+async function postgresStore(): Promise<{ store: Store; calls: () => number; drop(): Promise<void> }> {
+  const { PostgresStore } = await import('@mageflow/store-postgres');
+  const schema = `mageflow_bench_${process.pid}`;
+  const postgres = new PostgresStore({ connectionString: DATABASE_URL, schema, poolOptions: { max: 20 } });
+  const { store, calls } = countCalls(postgres);
+  return {
+    store,
+    calls,
+    async drop() {
+      await postgres.close();
+      await dropSchema(schema);
+    },
+  };
+}
+
 /** HATCHET_CLIENT_* from the environment, or from the file scripts/hatchet/up.sh writes. */
 export function loadHatchetEnv(): void {
   const file = join(process.env.MAGEFLOW_CACHE ?? join(homedir(), '.cache', 'mageflow'), 'hatchet', 'state', 'env');
@@ -99,6 +115,20 @@ export const BACKENDS: Backend[] = [
         engine: new InProcessEngine({ slots: 128 }),
         commands: async () => ({ calls: r.calls(), redisCommands: await redisCommands(r.redis.redis) }),
         close: r.drop,
+      };
+    },
+  },
+  {
+    name: 'postgres+in-process',
+    sizes: { swarm: [10_000, 100_000], chain: [100, 1000, 10_000], create: 10_000 },
+    unavailable: postgresUnavailable,
+    async connect() {
+      const p = await postgresStore();
+      return {
+        store: p.store,
+        engine: new InProcessEngine({ slots: 128 }),
+        commands: async () => ({ calls: p.calls() }),
+        close: p.drop,
       };
     },
   },

@@ -9,6 +9,8 @@ export const WAIT_MS = 1_800_000;
 
 export const REDIS_URL = process.env.MAGEFLOW_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+export const DATABASE_URL = process.env.MAGEFLOW_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** A promise settled from the outside, rejected after `ms`. */
@@ -53,6 +55,33 @@ export async function dropPrefix(redis: KeyScanner, prefix: string): Promise<voi
   } while (cursor !== '0');
 }
 
+/** Why PostgreSQL cannot be used, or undefined when it answers. */
+export async function postgresUnavailable(): Promise<string | undefined> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL at ${DATABASE_URL} is unavailable: ${(error as Error).message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Drops a schema and everything in it. */
+export async function dropSchema(schema: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Why Redis cannot be used, or undefined when it answers. */
 export async function redisUnavailable(): Promise<string | undefined> {
   const { Redis } = await import('ioredis');
@@ -70,8 +99,9 @@ export async function redisUnavailable(): Promise<string | undefined> {
   }
 }
 
-/** Deletes what a child process that died left under its key prefixes (Mageflow's and BullMQ's). */
+/** Deletes what a child process that died left under its key prefixes (Mageflow's and BullMQ's) and its PostgreSQL schema. */
 export async function dropLeftovers(pid: number): Promise<void> {
+  if (!(await postgresUnavailable())) await dropSchema(`mageflow_bench_${pid}`);
   if (await redisUnavailable()) return;
   const { Redis } = await import('ioredis');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });

@@ -12,11 +12,13 @@ async function client(backend: Backend) {
   return { mf, commands: parts.commands, close: async () => (await mf.stop(), await parts.close()) };
 }
 
-type Reading = { calls: number; redisCommands: number };
+/** store calls so far, and Redis commands where the backend is Redis. */
+type Reading = { calls: number; redisCommands?: number };
 
 /** Commands Redis runs for other clients meanwhile, where they can be counted. */
 async function background(commands: (() => Promise<Reading>) | undefined): Promise<Figures> {
-  return commands ? { redisIdleCommandsPerSec: await idleCommandsPerSec(async () => (await commands()).redisCommands) } : {};
+  if (!commands || (await commands()).redisCommands === undefined) return {};
+  return { redisIdleCommandsPerSec: await idleCommandsPerSec(async () => (await commands()).redisCommands!) };
 }
 
 /** Redis traffic between two readings: store calls (one round trip each) and commands Redis ran, per unit. */
@@ -25,7 +27,9 @@ function perUnit(before: Reading | undefined, after: Reading | undefined, units:
   return {
     [`roundTripsPer${unit}`]: round((after.calls - before.calls) / units, 2),
     // minus the INFO command of the first reading
-    [`redisCommandsPer${unit}`]: round((after.redisCommands - before.redisCommands - 1) / units, 2),
+    ...(after.redisCommands !== undefined && before.redisCommands !== undefined
+      ? { [`redisCommandsPer${unit}`]: round((after.redisCommands - before.redisCommands - 1) / units, 2) }
+      : {}),
   };
 }
 

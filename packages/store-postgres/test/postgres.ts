@@ -1,0 +1,98 @@
+/**
+ * The PostgreSQL the tests talk to: DATABASE_URL, or the `test` database on
+ * 127.0.0.1:5432. In CI an unreachable PostgreSQL fails the run; elsewhere the
+ * PostgreSQL tests skip with a loud reason. Each store lives in a schema of its
+ * own, dropped afterwards, so test files share the database.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PostgresStore, type PostgresStoreOptions } from '../src';
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Asks PostgreSQL for `SELECT 1` from a child process, so test files can decide synchronously whether to run. */
+function reachable(): string | undefined {
+  const probe = `const pg=require('pg');const c=new pg.Client({connectionString:${JSON.stringify(DATABASE_URL)},connectionTimeoutMillis:3000});
+    c.connect().then(()=>c.query('SELECT 1 AS one')).then(r=>{console.log(r.rows[0].one===1?'ok':'odd');return c.end()}).catch(e=>{console.log(e.message||String(e));process.exit(1)});`;
+  const result = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 8000, cwd: __dirname });
+  const reply = (result.stdout ?? '').trim();
+  return reply === 'ok' ? undefined : reply || (result.stderr ?? '').trim().split('\n')[0] || 'no answer';
+}
+
+/** Whether the PostgreSQL tests run: a failure in CI when PostgreSQL is unreachable, a loud skip elsewhere. */
+export function postgresOrSkip(): boolean {
+  const problem = reachable();
+  if (!problem) return true;
+  if (process.env.CI) throw new Error(`PostgreSQL is required in CI but ${DATABASE_URL} is unreachable: ${problem}`);
+  console.warn(`\n*** SKIPPING PostgreSQL tests: ${DATABASE_URL} is unreachable (${problem}). Start PostgreSQL or set DATABASE_URL. ***\n`);
+  return false;
+}
+
+/** A schema name unique to this test run: `mf_<label>_<random>`. */
+export function uniqueSchema(label: string): string {
+  return `mf_${label}_${randomBytes(5).toString('hex')}`;
+}
+
+/** A store in a schema of its own, with what tests need to inspect and clean it. */
+export function storeIn(schema: string, options: PostgresStoreOptions = {}) {
+  // Few connections, closed soon after use: the fault suite makes a store per injected
+  // failure and closes them only at its end, and the server's max_connections is shared.
+  const store = new PostgresStore({ connectionString: DATABASE_URL, schema, poolOptions: { max: 4, idleTimeoutMillis: 500 }, ...options });
+  const S = `"${schema}"`;
+  const admin = () => store.pool;
+  return {
+    store,
+    schema,
+    /** every live row the store keeps, named `rec:`, `swarm:`, `lock:`, `worker:` or `pg:audit:` + its key, with seconds left to live
+     * (audit rows are named with `:audit:` inside, as the shared suites recognise audit keys that outlive what they describe). */
+    async keysWithTtl(): Promise<Map<string, number>> {
+      await store.migrate();
+      const { rows } = await admin().query<{ name: string; ttl: number }>(
+        `SELECT name, round(extract(epoch FROM expires_at - now()))::integer AS ttl FROM (
+           SELECT 'rec:' || key AS name, expires_at FROM ${S}.record
+           UNION ALL SELECT 'swarm:' || key, expires_at FROM ${S}.swarm
+           UNION ALL SELECT 'lock:' || key, expires_at FROM ${S}.lock
+           UNION ALL SELECT 'worker:' || worker, expires_at FROM ${S}.worker
+           UNION ALL SELECT 'pg:audit:' || key, max(expires_at) FROM ${S}.audit GROUP BY key
+         ) x WHERE expires_at > now()`,
+      );
+      return new Map(rows.map((r) => [r.name, r.ttl]));
+    },
+    auditKey: (key: string) => `pg:audit:${key}`,
+    /** a raw body under a record key: the fields encoded as the store keeps them, or garbage. */
+    async corrupt(key: string, fields?: Record<string, unknown>): Promise<void> {
+      await store.migrate();
+      const body = fields ? Object.fromEntries(Object.entries(fields).map(([f, v]) => [f, JSON.stringify(v)])) : { kind: '"nonsense"', kwargs: '{not json' };
+      await admin().query(
+        `INSERT INTO ${S}.record (key, body, expires_at) VALUES ($1, $2::jsonb, now() + interval '1 hour')
+         ON CONFLICT (key) DO UPDATE SET body = excluded.body`,
+        [key, JSON.stringify(body)],
+      );
+    },
+    async recordTtl(key: string): Promise<number | undefined> {
+      await store.migrate();
+      const { rows } = await admin().query<{ ttl: number | null }>(
+        `SELECT round(extract(epoch FROM max(expires_at) - now()))::integer AS ttl FROM (
+           SELECT expires_at FROM ${S}.record WHERE key = $1 UNION ALL SELECT expires_at FROM ${S}.swarm WHERE key = $1
+         ) x WHERE expires_at > now()`,
+        [key],
+      );
+      return rows[0]?.ttl ?? undefined;
+    },
+    async cleanup() {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
