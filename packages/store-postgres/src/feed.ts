@@ -90,9 +90,12 @@ function toEvent(message: Record<string, unknown>): StoreEvent | undefined {
   const key = message.key;
   if (typeof key !== 'string') return undefined;
   try {
-    if (message.type === 'log') return { type: 'log', key, entry: message.entry as LogEntry };
-    if (message.type !== 'status') return undefined;
     const decode = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : undefined);
+    if (message.type === 'log') {
+      const parent = decode(message.parent);
+      return { type: 'log', key, ...(typeof parent === 'string' ? { parent } : {}), entry: message.entry as LogEntry };
+    }
+    if (message.type !== 'status') return undefined;
     const kind = decode(message.kind);
     const taskName = decode(message.taskName);
     const parent = decode(message.parent);

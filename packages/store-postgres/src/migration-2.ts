@@ -191,17 +191,20 @@ CREATE FUNCTION ${S}.append_logs(k text, entries text[], cap integer) RETURNS vo
 LANGUAGE plpgsql AS $$
 DECLARE
   last bigint;
+  parent jsonb;
   n integer := coalesce(array_length(entries, 1), 0);
 BEGIN
   IF n = 0 THEN RETURN; END IF;
-  PERFORM 1 FROM ${S}.record WHERE key = k AND expires_at > now() FOR KEY SHARE;
+  SELECT body->'parent' INTO parent FROM ${S}.record WHERE key = k AND expires_at > now() FOR KEY SHARE;
   IF NOT FOUND THEN RETURN; END IF;
   PERFORM pg_advisory_xact_lock(hashtext('mageflow log ' || '${S.slice(1, -1)}' || ' ' || k));
   SELECT coalesce(max(seq), 0) INTO last FROM ${S}.log WHERE key = k;
   INSERT INTO ${S}.log (key, seq, entry) SELECT k, last + e.ord, e.value FROM unnest(entries) WITH ORDINALITY AS e(value, ord);
   DELETE FROM ${S}.log WHERE key = k AND seq <= last + n - cap;
   IF ${S}.listening() THEN
-    PERFORM ${S}.publish('{"type":"log","key":' || to_jsonb(k)::text || ',"entry":' || e.value || '}')
+    -- parent: the record's encoded field (a JSON string holding JSON), decoded by the feed like a status event's
+    PERFORM ${S}.publish('{"type":"log","key":' || to_jsonb(k)::text
+        || CASE WHEN parent IS NULL THEN '' ELSE ',"parent":' || parent::text END || ',"entry":' || e.value || '}')
       FROM unnest(entries) WITH ORDINALITY AS e(value, ord) ORDER BY e.ord;
   END IF;
 END $$;
