@@ -1,99 +1,23 @@
 // The dashboard's JSON API and its event stream, as the page uses them.
-export type Status = 'pending' | 'active' | 'suspended' | 'interrupted' | 'canceled' | 'done' | 'failed' | 'marked_for_deletion';
-export type Kind = 'task' | 'chain' | 'swarm' | 'graph';
+// The shapes the API sends are the core inspector's own (types only: nothing of the core is
+// bundled into the page).
+import type { InspectorTreeNode, KeyedLogEntry, Kind, Progress, SignatureDetail, SignatureSummary, Status, StoreEvent, TaskInfo, TimelineEntry } from '@mageflow/core';
+
+export type { Kind, Progress, Status, TaskInfo, TimelineEntry };
+export type Summary = SignatureSummary;
+export type Detail = SignatureDetail;
+export type TreeNode = InspectorTreeNode;
+export type LogEntry = KeyedLogEntry;
+export type FeedEvent = StoreEvent;
 export const STATUSES: Status[] = ['pending', 'active', 'suspended', 'interrupted', 'canceled', 'done', 'failed', 'marked_for_deletion'];
 export const KINDS: Kind[] = ['task', 'chain', 'swarm', 'graph'];
 
-export interface Summary {
-  key: string;
-  kind: Kind;
-  taskName: string;
-  name?: string;
-  status: Status;
-  creationTime: number;
-  parent?: string;
-  attempt?: number;
-  error?: string;
-}
-export interface Progress {
-  total: number;
-  done: number;
-  failed: number;
-  running: number;
-  queued: number;
-  fraction: number;
-  startedAt?: number;
-  ratePerSec?: number;
-  etaMs?: number;
-}
-export interface ErrorInfo {
-  name: string;
-  message: string;
-  stack?: string;
-  attempts: number;
-}
-export interface TimelineEntry {
-  at: number;
-  status: Status;
-  from?: Status;
-  worker?: string;
-  runId?: string;
-  attempt?: number;
-}
-export interface Detail extends Summary {
-  kwargs: unknown;
-  message?: unknown;
-  result?: unknown;
-  hasResult: boolean;
-  errorInfo?: ErrorInfo;
-  cleanupError?: ErrorInfo;
-  successCallbacks: string[];
-  errorCallbacks: string[];
-  cleanupCallbacks: string[];
-  progress?: Progress;
-  ttlSec: number | null;
-  timeline: TimelineEntry[];
-  worker?: string;
-  runId?: string;
-  lastStatus?: Status;
-}
-export interface TreeNode {
-  key: string;
-  kind: Kind;
-  taskName: string;
-  name?: string;
-  status: Status;
-  progress?: Progress;
-  children: TreeNode[];
-  members?: { total: number; offset: number; shown: number };
-  callbacks: { success: TreeNode[]; error: TreeNode[]; cleanup: TreeNode[] };
-  missing?: boolean;
-  /** on a graph: its edges, between member keys. */
-  edges?: { from: string; to: string; kind: 'always' | 'when' | 'default' | 'onError' }[];
-}
-export interface LogEntry {
-  key: string;
-  at: number;
-  level: 'info' | 'warn' | 'error';
-  message: string;
-  fields?: Record<string, unknown>;
-  source: 'task' | 'runtime';
-  attempt?: number;
-}
-export interface TaskInfo {
-  name: string;
-  inputSchema?: unknown;
-  retries: number;
-}
 export interface Info {
   namespace: string | null;
   readOnly: boolean;
   readOnlyReason: string | null;
   tasks: TaskInfo[];
 }
-export type FeedEvent =
-  | { type: 'status'; key: string; kind: Kind; taskName: string; parent?: string; entry: TimelineEntry }
-  | { type: 'log'; key: string; parent?: string; entry: Omit<LogEntry, 'key'> };
 
 export class ApiError extends Error {
   constructor(
