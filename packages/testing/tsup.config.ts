@@ -1,3 +1,3 @@
 import { packageConfig } from '../../tsup.base';
 
-export default packageConfig({ external: ['@jest/globals', '@mageflow/core'] });
+export default packageConfig({ entry: ['src/index.ts', 'src/race-worker.ts'], external: ['@jest/globals', '@mageflow/core'] });

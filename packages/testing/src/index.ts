@@ -9,3 +9,4 @@ export { faultyStore, countingStore, type FaultPlan, type FaultyStore } from './
 export { describeFaultTolerance, type FaultEnv, type FaultFactory, type FaultToleranceOptions } from './fault-tolerance';
 export { waitUntil, delay, Recorder, uniqueId } from './helpers';
 export { describeInspector } from './inspector';
+export { describeProcessRaces, type ProcessRacesOptions, type RaceHarness } from './process-races';
