@@ -87,6 +87,45 @@ export function storeIn(schema: string, options: PostgresStoreOptions = {}) {
   };
 }
 
+/**
+ * Schemas this test file has finished with, migrated and emptied, for its next store:
+ * migrating a schema costs a second or more (most of a test's time in the shared
+ * suites); emptying one costs milliseconds. Dropped when the file ends.
+ */
+const idleSchemas: string[] = [];
+const pooledSchemas: string[] = [];
+afterAll(async () => {
+  idleSchemas.length = 0;
+  for (const schema of pooledSchemas.splice(0)) await dropSchema(schema);
+});
+
+/** Like `storeIn`, in a migrated schema of this file's pool; `cleanup` empties it and hands it back. */
+export function pooledStore(label: string, options: PostgresStoreOptions = {}) {
+  let schema = idleSchemas.pop();
+  if (!schema) pooledSchemas.push((schema = uniqueSchema(label)));
+  const h = storeIn(schema, options);
+  return {
+    ...h,
+    async cleanup() {
+      await h.store.close();
+      await emptySchema(schema);
+      idleSchemas.push(schema);
+    },
+  };
+}
+
+/** Deletes every row of a schema's tables but its migrations', in one transaction. */
+async function emptySchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(`SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND tablename <> 'migrations'`, [schema]);
+    if (rows.length > 0) await client.query(`BEGIN; ${rows.map((r) => `DELETE FROM "${schema}"."${r.name}";`).join(' ')} COMMIT;`);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();

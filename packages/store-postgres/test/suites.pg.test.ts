@@ -1,30 +1,30 @@
 /**
  * The shared suites on real PostgreSQL: Store conformance, the scenario suite with
  * the in-process engine, and the fault-injection suite. Every store uses a schema of
- * its own and drops it afterwards.
+ * its own (migrated once, emptied and reused by the next store of this file).
  */
 import { InProcessEngine } from '@mageflow/core';
 import { describeFaultTolerance, describeScenarios, describeStoreConformance } from '@mageflow/testing';
-import { postgresOrSkip, storeIn, uniqueSchema } from './postgres';
+import { pooledStore, postgresOrSkip } from './postgres';
 
 const available = postgresOrSkip();
 const suite = available ? describe : describe.skip;
 
 suite('on PostgreSQL', () => {
   describeStoreConformance('postgres', () => {
-    const h = storeIn(uniqueSchema('conf'));
+    const h = pooledStore('conf');
     return { store: h.store, cleanup: h.cleanup, corrupt: h.corrupt, ttl: h.recordTtl };
   });
 
   describeScenarios('postgres + in-process', async () => {
-    const h = storeIn(uniqueSchema('sc'));
+    const h = pooledStore('sc');
     return { store: h.store, engine: () => new InProcessEngine(), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, corrupt: h.corrupt, cleanup: h.cleanup };
   });
 
-  const stores: ReturnType<typeof storeIn>[] = [];
+  const stores: ReturnType<typeof pooledStore>[] = [];
   describeFaultTolerance('postgres + in-process', async () => ({
     store: async () => {
-      const h = storeIn(uniqueSchema('ft'));
+      const h = pooledStore('ft');
       stores.push(h);
       return h.store;
     },
