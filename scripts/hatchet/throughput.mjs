@@ -36,6 +36,7 @@ await worker.waitUntilReady(30_000);
 await Promise.all((await task.runManyNoWait(Array.from({ length: 20 }, () => ({ input: {} })))).map((r) => r.output)); // warm up
 
 const rates = [];
+const cpu0 = process.cpuUsage();
 for (let round = 1; round <= ROUNDS; round++) {
   done = 0;
   const allRan = new Promise((resolve) => (onDone = resolve));
@@ -53,6 +54,8 @@ for (let round = 1; round <= ROUNDS; round++) {
   await new Promise((r) => setTimeout(r, 1000));
 }
 const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)];
-console.log(`median ${median.toFixed(1)} runs/s (RUNS=${RUNS} SLOTS=${SLOTS} WAIT=${WAIT})`);
+const cpu = process.cpuUsage(cpu0);
+const nodeCpuMsPerRun = (cpu.user + cpu.system) / 1000 / (RUNS * ROUNDS);
+console.log(`median ${median.toFixed(1)} runs/s (RUNS=${RUNS} SLOTS=${SLOTS} WAIT=${WAIT}) nodeCpuMsPerRun=${nodeCpuMsPerRun.toFixed(2)}`);
 await Promise.race([worker.stop(), new Promise((r) => setTimeout(r, 5000))]);
 process.exit(0);

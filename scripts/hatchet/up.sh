@@ -46,6 +46,24 @@
 # runs/s, 500 slots ~91 runs/s), but they are the worker's setting, not the
 # engine's. HATCHET_MSGQUEUE=postgres keeps the old setup; without RabbitMQ
 # (not running and no rabbitmq-server to start) the script falls back to it.
+# Why it is far below the thousands of runs/s Hatchet publishes: the published
+# figures (docs: self-hosting/benchmarking) come from an 8-vCPU database and two
+# 16-vCPU engine nodes, and even there the database spends ~12 ms of CPU per run
+# at 100 runs/s (15% of 8 CPUs). Here everything shares 2 cores with other jobs.
+# Measured again under heavier load (RabbitMQ, load average 19-34, other jobs
+# also on this engine), per run: the engine ~8 ms, PostgreSQL ~21 ms (it also served other
+# jobs' runs, so less than that is ours), RabbitMQ ~2 ms, the SDK worker process
+# ~4.5 ms; 25-36 runs/s (median 32), the bulk trigger of 1,000 runs alone taking
+# ~6 s. So the rate is the CPU this machine has left divided by ~22 ms a run
+# (17-19 ms engine + PostgreSQL + RabbitMQ as measured above on a database of
+# its own, ~4.5 ms the SDK's worker). Hatchet's buffer settings
+# (SERVER_DEFAULT_BUFFER_SIZE, default 10; SERVER_DEFAULT_BUFFER_FLUSH_INTERVAL,
+# 10ms) trade latency for fewer flushes; not measured yet: the shared
+# PostgreSQL had no connections to spare for a second engine (below).
+# PostgreSQL's max_connections (100) is shared with every other client: each
+# engine opens up to DATABASE_MAX_CONNS (default 50), and when the server is full
+# the engine fails the call at hand (seen: a worker's completion event refused
+# with "remaining connection slots are reserved").
 #
 # Deviations from the original recipe, and why (checked against the
 # hatchet-dev/hatchet sources of v0.104.7: cmd/hatchet-lite/main.go,

@@ -27,7 +27,10 @@
  *                                              redis+in-process, postgres+in-process, redis+hatchet
  *   npm run bench -- --quick                   a tenth of the sizes, no 100,000 swarm (a smoke run)
  *   npm run bench -- --peers                   then swarm-10000 and chain-1000 on BullMQ too, in
- *                                              rounds alternating with ours (--rounds=N, default 3)
+ *                                              rounds alternating with ours (--rounds=N, default 3);
+ *                                              on redis+hatchet, swarm-1000 and chain-100 against the
+ *                                              Hatchet SDK's own runs of the same no-op tasks
+ *   npm run bench -- --only-peers              the --peers rounds alone
  */
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -80,7 +83,7 @@ async function child(job: Job) {
 
 let failed = false;
 
-function print(line: Figures) {
+function print(line: object) {
   console.log(JSON.stringify(line));
 }
 
@@ -125,7 +128,8 @@ function stats(values: number[]): Stats | undefined {
 async function parent() {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
-  const peers = args.includes('--peers');
+  const onlyPeers = args.includes('--only-peers');
+  const peers = onlyPeers || args.includes('--peers');
   const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer`);
   const wanted = args.find((a) => a.startsWith('--backend='))?.split('=')[1]?.split(',');
@@ -146,6 +150,7 @@ async function parent() {
       continue;
     }
     ready.push(backend.name);
+    if (onlyPeers) continue;
     const swarms = (quick ? backend.sizes.swarm.filter((n) => n < 100_000) : backend.sizes.swarm).map(tenth);
     const chains = backend.sizes.chain.map(tenth);
     const ours = (kind: Kind, size: number): Job => ({ side: 'mageflow', kind, size, backend: backend.name });
@@ -189,15 +194,26 @@ async function parent() {
   process.exit(failed ? 1 : 0);
 }
 
+/** The backend whose peer is the Hatchet SDK itself rather than BullMQ. */
+const HATCHET = 'redis+hatchet';
+
 /**
- * swarm-10000 and chain-1000 on each ready backend and on BullMQ, in alternating
- * rounds (ours, BullMQ, ours, BullMQ, ...), each run in a fresh child process; then
- * per workload and backend the medians, min-max and the ratio ours/BullMQ.
+ * swarm-10000 and chain-1000 on each ready in-process backend and on BullMQ, in
+ * alternating rounds (ours, BullMQ, ours, BullMQ, ...), each run in a fresh child
+ * process; then per workload and backend the medians, min-max and the ratio
+ * ours/BullMQ. On Hatchet the peer is the Hatchet SDK alone running the same no-op
+ * runs (see compareHatchetSdk).
  */
 async function comparePeers(backends: string[], rounds: number, tenth: (n: number) => number) {
+  if (backends.length === 0) return print({ workload: 'peers', skipped: 'no Mageflow backend to compare' });
+  const inProcess = backends.filter((b) => b !== HATCHET);
+  if (inProcess.length > 0) await compareBullmq(inProcess, rounds, tenth);
+  if (backends.includes(HATCHET)) await compareHatchetSdk(rounds, tenth);
+}
+
+async function compareBullmq(backends: string[], rounds: number, tenth: (n: number) => number) {
   const redis = await redisUnavailable();
   if (redis) return print({ workload: 'peers', backend: 'bullmq', skipped: redis });
-  if (backends.length === 0) return print({ workload: 'peers', skipped: 'no Mageflow backend to compare' });
   const workloads: { kind: 'swarm' | 'chain'; size: number; metric: string }[] = [
     { kind: 'swarm', size: tenth(10_000), metric: 'wallMs' },
     { kind: 'chain', size: tenth(1000), metric: 'msPerStep' },
@@ -209,28 +225,67 @@ async function comparePeers(backends: string[], rounds: number, tenth: (n: numbe
       for (const backend of backends) add(backend, await runChild({ side: 'mageflow', kind, size, backend }, { peers: true, round: r }));
       add('bullmq', await runChild({ side: 'bullmq', kind, size }, { peers: true, round: r }));
     }
-    const summary = (side: string) => {
-      const ok = (samples.get(side) ?? []).filter((l) => !l.error);
-      const of = (field: string) => stats(ok.map((l) => l[field]).filter((v): v is number => typeof v === 'number'));
-      return { runs: ok.length, [metric]: of(metric), peakRssMb: of('peakRssMb') };
-    };
-    const theirs = summary('bullmq');
+    const theirs = summary(samples.get('bullmq'), metric);
     for (const backend of backends) {
-      const ours = summary(backend);
+      const ours = summary(samples.get(backend), metric);
       const [a, b] = [(ours[metric] as Stats | undefined)?.median, (theirs[metric] as Stats | undefined)?.median];
-      console.log(
-        JSON.stringify({
-          workload: `peers-${kind}-${size}`,
-          backend,
-          versus: 'bullmq',
-          rounds,
-          ours,
-          bullmq: theirs,
-          [`${metric}OursOverBullmq`]: a && b ? round(a / b, 2) : null,
-        }),
-      );
+      print({
+        workload: `peers-${kind}-${size}`,
+        backend,
+        versus: 'bullmq',
+        rounds,
+        ours,
+        bullmq: theirs,
+        [`${metric}OursOverBullmq`]: a && b ? round(a / b, 2) : null,
+      });
     }
   }
+}
+
+/**
+ * Mageflow on Hatchet against the Hatchet SDK alone on the same engine, in alternating
+ * rounds: swarm-1000 (maxConcurrency 100) against one bulk runManyNoWait of 1,000 no-op
+ * runs awaited to the last output, and chain-100 against 100 runs each started when the
+ * previous one's output is back. Mageflow's worker and the SDK's bulk worker have 100 slots. The ratio is of the
+ * medians of wall time, and the median of each round's own ratio (the two runs of a
+ * round are back to back, so the machine's load is closest between them).
+ */
+async function compareHatchetSdk(rounds: number, tenth: (n: number) => number) {
+  const workloads: { kind: 'swarm' | 'chain'; peer: Kind; size: number }[] = [
+    { kind: 'swarm', peer: 'raw-hatchet-bulk', size: tenth(1000) },
+    { kind: 'chain', peer: 'raw-hatchet-sequential', size: tenth(100) },
+  ];
+  for (const { kind, peer, size } of workloads) {
+    const ours: Figures[] = [];
+    const theirs: Figures[] = [];
+    for (let r = 1; r <= rounds; r++) {
+      ours.push(await runChild({ side: 'mageflow', kind, size, backend: HATCHET }, { peers: true, round: r }));
+      theirs.push(await runChild({ side: 'mageflow', kind: peer, size, backend: HATCHET }, { peers: true, round: r }));
+    }
+    const a = summary(ours, 'wallMs');
+    const b = summary(theirs, 'wallMs');
+    const [oursMedian, theirsMedian] = [(a.wallMs as Stats | undefined)?.median, (b.wallMs as Stats | undefined)?.median];
+    const perRound = ours
+      .map((line, i) => (typeof line.wallMs === 'number' && typeof theirs[i]!.wallMs === 'number' ? line.wallMs / (theirs[i]!.wallMs as number) : undefined))
+      .filter((v): v is number => v !== undefined);
+    print({
+      workload: `peers-${kind}-${size}`,
+      backend: HATCHET,
+      versus: `hatchet-sdk ${peer}-${size}`,
+      rounds,
+      ours: a,
+      hatchetSdk: b,
+      wallMsOursOverHatchetSdk: oursMedian && theirsMedian ? round(oursMedian / theirsMedian, 2) : null,
+      perRoundRatio: stats(perRound.map((v) => round(v, 3))) ?? null,
+    });
+  }
+}
+
+/** Medians and min-max of `metric` and peak RSS over the runs that did not fail. */
+function summary(lines: Figures[] | undefined, metric: string): Record<string, number | Stats | undefined> {
+  const ok = (lines ?? []).filter((l) => !l.error);
+  const of = (field: string) => stats(ok.map((l) => l[field]).filter((v): v is number => typeof v === 'number'));
+  return { runs: ok.length, [metric]: of(metric), peakRssMb: of('peakRssMb'), loadAvg: of('loadAvg') };
 }
 
 if (process.argv[2] === '--child') {
