@@ -94,6 +94,28 @@ describe('in-process engine', () => {
     expect(run!.signal.reason).toBeInstanceOf(TaskCanceledError);
   });
 
+  it('tells whenAborted listeners once, without a signal; a listener stopped before is not told, one added after is told at once', async () => {
+    const engine = new InProcessEngine();
+    let run: EngineRun | undefined;
+    engine.register({ name: 'hang', retries: 0, handler: (r) => ((run = r), new Promise(() => {})) });
+    await engine.start();
+    const { runId } = await engine.dispatch({ task: 'hang', input: {} });
+    await tick();
+    const heard: unknown[] = [];
+    const stopAfter = run!.whenAborted!((reason) => heard.push(reason));
+    const stopBefore = run!.whenAborted!(() => heard.push('stopped before'));
+    stopBefore();
+    await engine.cancel(runId);
+    await engine.cancel(runId);
+    expect(heard).toHaveLength(1);
+    expect(heard[0]).toBeInstanceOf(TaskCanceledError);
+    expect(() => stopAfter()).not.toThrow(); // stopping once the run was aborted is harmless
+    let late: unknown;
+    run!.whenAborted!((reason) => (late = reason))();
+    expect(late).toBe(heard[0]);
+    expect(run!.signal.reason).toBe(heard[0]);
+  });
+
   it('gives every attempt its own input: what a handler changes never reaches the next attempt nor the dispatcher', async () => {
     const engine = new InProcessEngine({ backoff: { baseMs: 1, factor: 1, maxMs: 1 } });
     const seen: unknown[] = [];

@@ -7,9 +7,9 @@
  *
  * What a run costs is kept to what it uses: an attempt's AbortController is made
  * when its signal is first read (on Node 20 a signal costs several microseconds,
- * more than the rest of a run's bookkeeping), the engine itself ends an attempt
- * without listening to that signal, and an input is copied once per attempt that
- * may need its own copy.
+ * more than the rest of a run's bookkeeping; `whenAborted` listens without one), the
+ * engine itself ends an attempt without listening to that signal, and an input is
+ * copied once per attempt that may need its own copy.
  */
 import { randomUUID } from 'node:crypto';
 import { TaskCanceledError, TaskTimeoutError, UnrecognizedTaskError } from '../errors';
@@ -47,10 +47,12 @@ class Attempt implements EngineRun {
   readonly runId: string;
   readonly attempt: number;
   readonly maxAttempts: number;
-  readonly native: unknown;
   private controller: AbortController | undefined;
   private abortReason: unknown;
   private abortedAlready = false;
+  /** listeners added by `whenAborted` (most runs have none, or one at a time). */
+  private listeners: ((reason: unknown) => void)[] | undefined;
+  private nativeContext: unknown;
   /** ends the attempt as failed with this reason (set while it runs). */
   onAbort: ((reason: unknown) => void) | undefined;
 
@@ -58,12 +60,16 @@ class Attempt implements EngineRun {
     run: QueuedRun,
     readonly input: unknown,
     readonly metadata: Readonly<Record<string, string>>,
-    engineName: string,
+    private readonly engineName: string,
   ) {
     this.runId = run.runId;
     this.attempt = run.attempt;
     this.maxAttempts = run.definition.retries + 1;
-    this.native = { engine: engineName, runId: run.runId, attempt: run.attempt };
+  }
+
+  /** made when first read: most bodies never ask for it. */
+  get native(): unknown {
+    return (this.nativeContext ??= { engine: this.engineName, runId: this.runId, attempt: this.attempt });
   }
 
   get signal(): AbortSignal {
@@ -74,15 +80,32 @@ class Attempt implements EngineRun {
     return this.controller.signal;
   }
 
-  /** Fires the signal (if anyone holds it) and ends the attempt; later calls do nothing. */
+  whenAborted(listener: (reason: unknown) => void): () => void {
+    if (this.abortedAlready) {
+      listener(this.abortReason);
+      return noop;
+    }
+    (this.listeners ??= []).push(listener);
+    return () => {
+      const at = this.listeners?.indexOf(listener) ?? -1; // (none left once the attempt was aborted)
+      if (at >= 0) this.listeners!.splice(at, 1);
+    };
+  }
+
+  /** Fires the signal (if anyone holds it) and the listeners, and ends the attempt; later calls do nothing. */
   abort(reason: unknown): void {
     if (this.abortedAlready) return;
     this.abortedAlready = true;
     this.abortReason = reason;
     this.controller?.abort(reason);
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) for (const listener of listeners) listener(reason);
     this.onAbort?.(reason);
   }
 }
+
+const noop = () => {};
 
 /** A FIFO whose oldest entry is taken in O(1); an entry further in is taken by a scan. */
 class RunQueue {

@@ -71,8 +71,14 @@ export class ExpiringMap<T> {
 
   /** Changes the expiry of a live entry; false if there is none. */
   expire(key: string, expiresAt: number): boolean {
-    if (!this.entry(key)) return false;
-    this.refile(this.entries.get(key)!, expiresAt);
+    const entry = this.entries.get(key);
+    if (entry === undefined) return false;
+    if (entry.expiresAt <= this.now()) {
+      this.drop(entry);
+      this.onExpire?.(key, entry.value);
+      return false;
+    }
+    this.refile(entry, expiresAt);
     return true;
   }
 

@@ -545,7 +545,8 @@ export class MemoryStore implements Store {
     try {
       // not `{ ...options.begin.set, status, ... }`: see `updated`
       const set: Record<string, unknown> = {};
-      for (const [field, value] of Object.entries(options.begin!.set)) set[field] = value;
+      const extra: Readonly<Record<string, unknown>> = options.begin!.set;
+      for (const field in extra) set[field] = extra[field];
       set.status = 'active';
       set.runId = runId;
       set.attempt = 1;

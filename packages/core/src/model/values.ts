@@ -21,6 +21,9 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Encodes a user value for storage; `what` names it in the error ("kwargs", "the result of task x"). */
 export function encodeValue(value: unknown, what: string, errorClass: typeof InvalidInputError = InvalidInputError): Json {
+  // What is its own encoding (most results and messages) costs no walk.
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) return value;
   const seen = new Set<object>();
   const refuse = (path: string, problem: string): never => {
     throw new errorClass(`${what} cannot be stored: ${problem} at ${path || '/'}`, { details: { path: path || '/', problem } });

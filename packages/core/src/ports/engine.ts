@@ -29,6 +29,13 @@ export interface EngineRun {
   maxAttempts: number;
   /** fires when the run is cancelled or times out. */
   signal: AbortSignal;
+  /**
+   * Optional, for engines whose `signal` is costly to make (it may be made when first
+   * read): calls `listener` once when the run is cancelled or times out (at once if it
+   * already was), until the returned function is called. The runtime listens this way
+   * where it can, so a run whose body never reads its signal costs none.
+   */
+  whenAborted?(listener: (reason: unknown) => void): () => void;
   /** the engine's own context object, handed to tasks that ask for it (`withCtx`). */
   native: unknown;
 }

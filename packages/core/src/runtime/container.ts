@@ -7,7 +7,7 @@
  * whole life costs a constant number of Store calls, whatever the container's size.
  */
 import { randomUUID } from 'node:crypto';
-import { CorruptRecordError, describeError, type ErrorInfo } from '../errors';
+import { CorruptRecordError, describeError, SignatureNotFoundError, type ErrorInfo } from '../errors';
 import type { SignatureRecord } from '../model/record';
 import type { Claimed, ClaimOptions, FinishResult, RecordUpdate, SwarmCounts, UpdateResult } from '../ports/store';
 import { chainFailure, chainResult, stopChainMembers } from './chain';
@@ -105,8 +105,9 @@ export async function onMemberEnd(rt: Runtime, container: SignatureRecord, membe
 
 /** What follows a member's count: the members given its slot are sent, the container's end is checked. */
 async function afterCount(rt: Runtime, container: SignatureRecord, outcome: MemberOutcome, finished: FinishResult): Promise<void> {
-  await sendClaimed(rt, container, finished.claimed, outcome.ok ? outcome.result : undefined);
-  await checkContainerEnd(rt, container, finished.counts, outcome.ok ? undefined : outcome.error);
+  // (each step only when it has something to do: most counts hand on one slot and end nothing)
+  if (finished.claimed.length > 0) await sendClaimed(rt, container, finished.claimed, outcome.ok ? outcome.result : undefined);
+  if (mayEnd(container, finished.counts)) await checkContainerEnd(rt, container, finished.counts, outcome.ok ? undefined : outcome.error);
 }
 
 /**
@@ -115,33 +116,52 @@ async function afterCount(rt: Runtime, container: SignatureRecord, outcome: Memb
  * when it ends the member, also counts it, frees its slot and claims the next. Only for
  * members with nothing to do between the two (no callbacks of their own).
  */
-export function memberEndWriter(rt: Runtime, container: SignatureRecord, member: string) {
-  let finished: { result: FinishResult; outcome: MemberOutcome } | undefined;
-  return {
-    async write(key: string, update: RecordUpdate): Promise<UpdateResult> {
-      const status = update.set?.status;
-      if (status !== 'done' && status !== 'failed') return rt.store.updateRecord(key, update);
-      const outcome: MemberOutcome =
-        status === 'done' ? { ok: true, result: update.set?.result?.value } : { ok: false, error: update.set?.error ?? unknownFailure };
-      const result = await rt.store
-        .swarmFinish(container.key, key, counted(container, outcome), claimOptions(rt, container, true, handedOn(outcome)), update)
-        .catch(async (error: unknown) => {
-          if (error instanceof CorruptRecordError) await failCorrupt(rt, container, error).catch(() => undefined);
-          throw error; // the member's own end is in doubt: its run fails, the sweep looks again
-        });
-      if (result.ended!.ok) finished = { result, outcome };
-      return result.ended!;
-    },
-    /** whether the member's end was counted with it (then `after()` finishes the step). */
-    get counted(): boolean {
-      return finished !== undefined;
-    },
-    /** What follows the count (see `afterCount`). */
-    async after(): Promise<void> {
-      rt.announce(member);
-      await rt.guard([container.key, member], () => failOnCorruption(rt, container, () => afterCount(rt, container, finished!.outcome, finished!.result)));
-    },
+export function memberEndWriter(rt: Runtime, container: SignatureRecord, member: string): MemberEndWriter {
+  return new MemberEndWriter(rt, container, member);
+}
+
+/** (a class rather than closures over an object literal: one is made for every member's end) */
+class MemberEndWriter {
+  private finished: { result: FinishResult; outcome: MemberOutcome } | undefined;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly container: SignatureRecord,
+    private readonly member: string,
+  ) {}
+
+  readonly write = async (key: string, update: RecordUpdate): Promise<UpdateResult> => {
+    const { rt, container } = this;
+    const status = update.set?.status;
+    if (status !== 'done' && status !== 'failed') return rt.store.updateRecord(key, update);
+    const outcome: MemberOutcome =
+      status === 'done' ? { ok: true, result: update.set?.result?.value } : { ok: false, error: update.set?.error ?? unknownFailure };
+    let result: FinishResult;
+    try {
+      result = await rt.store.swarmFinish(container.key, key, counted(container, outcome), claimOptions(rt, container, true, handedOn(outcome)), update);
+    } catch (error) {
+      if (error instanceof CorruptRecordError) await failCorrupt(rt, container, error).catch(() => undefined);
+      throw error; // the member's own end is in doubt: its run fails, the sweep looks again
+    }
+    if (result.ended!.ok) this.finished = { result, outcome };
+    return result.ended!;
   };
+
+  /** whether the member's end was counted with it (then `after()` finishes the step). */
+  get counted(): boolean {
+    return this.finished !== undefined;
+  }
+
+  /** What follows the count (see `afterCount`). */
+  async after(): Promise<void> {
+    const { rt, container, member, finished } = this;
+    rt.announce(member);
+    try {
+      await afterCount(rt, container, finished!.outcome, finished!.result);
+    } catch (error) {
+      await guardedRecovery(rt, container, [container.key, member], error);
+    }
+  }
 }
 
 const unknownFailure: ErrorInfo = { name: 'Error', message: 'member failed', attempts: 1 };
@@ -157,6 +177,20 @@ async function failOnCorruption(rt: Runtime, container: SignatureRecord, step: (
   } catch (error) {
     if (!(error instanceof CorruptRecordError)) throw error;
     await failCorrupt(rt, container, error);
+  }
+}
+
+/**
+ * `rt.guard(keys, () => failOnCorruption(rt, container, step))` for a step that already
+ * failed with `error`, for hot paths that run the step inline (one async layer instead of three).
+ */
+async function guardedRecovery(rt: Runtime, container: SignatureRecord, keys: string[], error: unknown): Promise<void> {
+  try {
+    if (!(error instanceof CorruptRecordError)) throw error;
+    await failCorrupt(rt, container, error); // the container failed with it: the step is over
+  } catch (failure) {
+    if (!(failure instanceof SignatureNotFoundError)) rt.suspect(...keys);
+    throw failure;
   }
 }
 
@@ -220,6 +254,13 @@ export async function memberMessage(rt: Runtime, container: SignatureRecord, mem
  * when it is closed and every member ended. `failure`: the error of the member that
  * just failed, when known.
  */
+/** Whether `checkContainerEnd` may end the container (false: it would do nothing, for a chain or a swarm). */
+function mayEnd(container: SignatureRecord, counts: SwarmCounts): boolean {
+  if (container.kind === 'graph') return true;
+  const limit = policy(container).stopAfterFailures;
+  return (limit !== undefined && counts.failed >= limit) || (counts.closed && counts.done + counts.failed >= counts.total);
+}
+
 export async function checkContainerEnd(rt: Runtime, container: SignatureRecord, counts: SwarmCounts, failure?: ErrorInfo): Promise<void> {
   if (container.kind === 'graph') return checkGraphEnd(rt, container);
   const limit = policy(container).stopAfterFailures;

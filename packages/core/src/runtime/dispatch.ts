@@ -98,19 +98,22 @@ export async function sendMembers(
   members: readonly SignatureRecord[],
   message: unknown,
   /** members the store recorded as begun when it gave them their slot (`ClaimOptions.begin`). */
-  begun: ReadonlySet<string> = new Set(),
+  begun?: ReadonlySet<string>,
 ): Promise<void> {
   const inherited = container.kind === 'swarm';
-  const tasks = members.filter((m) => m.kind === 'task');
-  const requests = tasks.map((m) => {
-    if (!begun.has(m.key)) return runRequest(rt, m, message, inherited);
-    rt.handOver(m); // its run starts from this record: no round trip to begin it
-    return runRequest(rt, m, message, inherited, m.runId);
-  });
+  const requests: DispatchRequest[] = [];
+  let nested: SignatureRecord[] | undefined;
+  for (const member of members) {
+    if (member.kind !== 'task') (nested ??= []).push(member);
+    else if (begun?.has(member.key)) {
+      rt.handOver(member); // its run starts from this record: no round trip to begin it
+      requests.push(runRequest(rt, member, message, inherited, member.runId));
+    } else requests.push(runRequest(rt, member, message, inherited));
+  }
   if (requests.length > 0) await rt.engine.dispatchMany(requests);
-  for (const nested of members.filter((m) => m.kind !== 'task')) {
-    await startSignature(rt, nested.key, message, 'runtime').catch((error) =>
-      rt.log.warn(`could not start a nested container in a ${container.kind}`, { key: nested.key, error: String(error) }),
+  for (const child of nested ?? []) {
+    await startSignature(rt, child.key, message, 'runtime').catch((error) =>
+      rt.log.warn(`could not start a nested container in a ${container.kind}`, { key: child.key, error: String(error) }),
     );
   }
 }

@@ -180,6 +180,11 @@ export class Runtime {
     return record;
   }
 
+  /** `containerView`'s cached record, without a wait: a member's end checks here first. */
+  cachedContainer(key: string): SignatureRecord | undefined {
+    return this.containers.get(key);
+  }
+
   /**
    * Records begun by the store in the step that gave them a slot, by run id, until
    * their run is delivered here. Bounded: a run never delivered (cancelled while

@@ -15,7 +15,7 @@ import { runCleanupFn } from './cleanup';
 import { memberEndWriter } from './container';
 import { hasMemberCallbacks } from './member-callbacks';
 import { box } from './dispatch';
-import { noteEvent, taskLogger } from './task-log';
+import { noteEvent, taskLogger, type TaskLogger } from './task-log';
 
 export interface SignatureView {
   (record: SignatureRecord): unknown;
@@ -36,19 +36,19 @@ async function handle(rt: Runtime, task: RegisteredTask, view: SignatureView, ru
   const record = handedOver ?? (await begin(rt, task, run, key, message, inherited));
   if (record === undefined) return undefined;
 
-  let ctx = contextOf(rt, run, undefined, record);
+  const ctx = new RunContext(rt, run, undefined, record.key);
   let result: unknown;
   let stored: unknown;
   try {
     const input = buildInput(task.name, decodeValue(message), decodeValue(record.kwargs) as Record<string, unknown>, task.options.messageField);
     task.validate(input);
-    ctx = contextOf(rt, run, input, record, ctx.log);
-    result = await untilAborted(invoke(rt, task, ctx, record, view), run.signal);
+    ctx.input = input;
+    result = await untilAborted(invoke(rt, task, ctx, record, view), run);
     // A result that cannot be stored fails this run (once, without retry), here,
     // where the body's failures are handled, never later while its end is recorded.
     stored = encodeValue(result, `the result of task "${task.name}"`, InvalidOutputError);
   } catch (error) {
-    await ctx.log.flush();
+    await ctx.flushLog();
     if (error instanceof TaskCanceledError && run.signal.aborted) {
       // interrupted or cancelled: its status says so; only the cleanup is left to run
       void noteEvent(rt, key, run, 'info', 'the run was stopped (interrupted or canceled)');
@@ -69,7 +69,8 @@ async function handle(rt: Runtime, task: RegisteredTask, view: SignatureView, ru
     await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'fail', { error: failure, ...(cleanupError ? { cleanupError } : {}) }));
     throw nonRetryable(error);
   }
-  await ctx.log.flush();
+  const flushed = ctx.flushLog();
+  if (flushed) await flushed;
   const cleanupError = await runCleanupFn(rt, task, ctx, { outcome: 'done', result, willRetry: false });
   if (cleanupError) await noteEvent(rt, key, run, 'warn', `cleanup failed: ${cleanupError.message}`, { cleanupError });
   await rt.guard([record.key, record.parent], () => finish(rt, record, run, 'succeed', { result: box(stored), ...(cleanupError ? { cleanupError } : {}) }));
@@ -78,7 +79,7 @@ async function handle(rt: Runtime, task: RegisteredTask, view: SignatureView, ru
 
 /** A plain run of the task, outside any signature: no bookkeeping but its cleanup. */
 async function plainRun(rt: Runtime, task: RegisteredTask, run: EngineRun, view: SignatureView): Promise<unknown> {
-  const ctx = contextOf(rt, run, run.input, undefined);
+  const ctx = new RunContext(rt, run, run.input, undefined);
   let result: unknown;
   try {
     task.validate(run.input);
@@ -143,7 +144,7 @@ async function begin(rt: Runtime, task: RegisteredTask, run: EngineRun, key: str
 
 async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: 'succeed' | 'fail', set: Partial<SignatureRecord>) {
   // A container member with no callbacks of its own is ended and counted in one store step.
-  const parent = begun.parent && !hasOwnCallbacks(begun) ? await rt.containerView(begun.parent) : null;
+  const parent = begun.parent && !hasOwnCallbacks(begun) ? (rt.cachedContainer(begun.parent) ?? (await rt.containerView(begun.parent))) : null;
   // (not in a graph: its worker evaluates the node's edges between the two)
   const fused = parent && parent.kind !== 'task' && parent.kind !== 'graph' && !hasMemberCallbacks(parent) ? memberEndWriter(rt, parent, begun.key) : undefined;
   const ended = await rt.apply(begun.key, op, {
@@ -165,17 +166,48 @@ async function finish(rt: Runtime, begun: SignatureRecord, run: EngineRun, op: '
   } else if (ended.decision.effects.includes('settle')) await settle(rt, ended.record, parent ?? undefined);
 }
 
-function contextOf(rt: Runtime, run: EngineRun, input: unknown, record: SignatureRecord | undefined, log = taskLogger(rt, record?.key, run)): TaskContext {
-  return {
-    log,
-    input,
-    signal: run.signal,
-    attempt: run.attempt,
-    maxAttempts: run.maxAttempts,
-    runId: run.runId,
-    key: record?.key,
-    native: run.native,
-  };
+/**
+ * What a body is handed as `ctx`. Its signal, engine context and logger are made when
+ * first read: most bodies read none of them, and each costs more than the rest of a
+ * run's bookkeeping.
+ */
+class RunContext implements TaskContext {
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly runId: string;
+  readonly #rt: Runtime;
+  readonly #run: EngineRun;
+  #log: TaskLogger | undefined;
+
+  constructor(
+    rt: Runtime,
+    run: EngineRun,
+    public input: unknown,
+    readonly key: string | undefined,
+  ) {
+    this.#rt = rt;
+    this.#run = run;
+    this.attempt = run.attempt;
+    this.maxAttempts = run.maxAttempts;
+    this.runId = run.runId;
+  }
+
+  get signal(): AbortSignal {
+    return this.#run.signal;
+  }
+
+  get native(): unknown {
+    return this.#run.native;
+  }
+
+  get log(): TaskLogger {
+    return (this.#log ??= taskLogger(this.#rt, this.key, this.#run));
+  }
+
+  /** Stores what the body logged; undefined when it logged nothing. */
+  flushLog(): Promise<void> | undefined {
+    return this.#log?.flush();
+  }
 }
 
 async function invoke(rt: Runtime, task: RegisteredTask, ctx: TaskContext, record: SignatureRecord | undefined, view: SignatureView): Promise<unknown> {
@@ -184,7 +216,7 @@ async function invoke(rt: Runtime, task: RegisteredTask, ctx: TaskContext, recor
     const delay = Math.floor(Math.random() * marks.staggerMs);
     rt.log.info('staggering task start', { task: task.name, delayMs: delay });
     if (ctx.key) void noteEvent(rt, ctx.key, ctx, 'info', `staggering the start by ${delay} ms`, { delayMs: delay });
-    await untilAborted(sleep(delay), ctx.signal);
+    await untilAborted(sleep(delay), ctx);
   }
   const mode = marks.withCtx ? 'ALL' : rt.config.paramConfig;
   const args: unknown[] = mode === 'CTX_ONLY' ? [ctx] : mode === 'ALL' ? [ctx.input, ctx] : [ctx.input];
@@ -192,8 +224,18 @@ async function invoke(rt: Runtime, task: RegisteredTask, ctx: TaskContext, recor
   return task.fn(...args);
 }
 
-/** Settles with the body, or rejects as soon as the run's signal fires. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+/** Settles with the body, or rejects as soon as the run is aborted (listened to without a signal where the engine can). */
+function untilAborted<T>(work: Promise<T>, run: Pick<EngineRun, 'signal' | 'whenAborted'>): Promise<T> {
+  if (run.whenAborted) {
+    return new Promise<T>((resolve, reject) => {
+      const stop = run.whenAborted!(reject);
+      work.then(
+        (value) => (stop(), resolve(value)),
+        (error) => (stop(), reject(error)),
+      );
+    });
+  }
+  const signal = run.signal;
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
