@@ -37,6 +37,6 @@ suite('on the tier (Redis over PostgreSQL)', () => {
         for (const h of stores.splice(0)) await h.cleanup();
       },
     }),
-    { workflows: ['chain', 'swarm'] },
+    { workflows: ['chain', 'swarm'], swarmSize: 200 },
   );
 });

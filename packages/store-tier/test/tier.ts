@@ -50,7 +50,7 @@ export function tierIn(schema: string, options: Omit<TierStoreOptions, 'postgres
   const store = new TierStore({
     ...options,
     // few connections, closed soon after use (the fault suite makes many stores)
-    postgres: { connectionString: DATABASE_URL, schema, poolOptions: { max: 4, idleTimeoutMillis: 500 } },
+    postgres: { connectionString: DATABASE_URL, schema, poolOptions: { max: 4, idleTimeoutMillis: 500 }, commandTimeoutMs: 30_000 },
     redis: { url: REDIS_URL, prefix, ...options.redis },
   });
   const S = `"${schema}"`;
