@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The published packages as a user installs them. Run after the build:
-//   1. packs the five packages with pnpm (as `changeset publish` does) and checks
+//   1. packs the published packages with pnpm (as `changeset publish` does) and checks
 //      the packed manifests and file lists;
 //   2. runs publint and @arethetypeswrong/cli on every tarball;
 //   3. installs the tarballs with npm into a blank folder (typebox, ioredis, pg, the
