@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The published packages as a user installs them. Run after the build:
-//   1. packs the five packages with pnpm (as `changeset publish` does) and checks
+//   1. packs the published packages with pnpm (as `changeset publish` does) and checks
 //      the packed manifests and file lists;
 //   2. runs publint and @arethetypeswrong/cli on every tarball;
 //   3. installs the tarballs with npm into a blank folder (typebox, ioredis, pg, the
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'store-redis', 'store-postgres', 'engine-hatchet', 'testing', 'dashboard', 'cli', 'mcp'];
+const PACKAGES = ['core', 'store-redis', 'store-postgres', 'store-tier', 'engine-hatchet', 'testing', 'dashboard', 'cli', 'mcp'];
 const JEST = process.env.MAGEFLOW_PACK_JEST ?? 'jest@30';
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'mageflow-pack-'));
@@ -168,6 +168,7 @@ const assert = require('node:assert');
 const core = require('@mageflow/core');
 const { RedisStore } = require('@mageflow/store-redis');
 const { PostgresStore } = require('@mageflow/store-postgres');
+const { TierStore } = require('@mageflow/store-tier');
 const { HatchetEngine } = require('@mageflow/engine-hatchet');
 const { serveDashboard } = require('@mageflow/dashboard');
 assert.equal(typeof serveDashboard, 'function');
@@ -175,6 +176,8 @@ assert.equal(typeof core.Mageflow, 'function');
 assert.equal(typeof RedisStore, 'function');
 // made without connecting (the pool connects on first use), closed at once
 new PostgresStore({ schema: 'pack_check', cleanupEveryMs: false }).close();
+// made with a Redis client that connects on first use, closed at once
+new TierStore({ postgres: { schema: 'pack_check', cleanupEveryMs: false }, redis: { redisOptions: { lazyConnect: true } } }).close();
 assert.equal(typeof HatchetEngine, 'function');
 // @mageflow/testing loads @jest/globals, which throws outside jest: resolve it here, load it in jest.
 assert.match(require.resolve('@mageflow/testing'), /dist[\\\\/]index\\.cjs$/);
@@ -190,10 +193,12 @@ import Type from 'typebox';
 import * as core from '@mageflow/core';
 import { RedisStore } from '@mageflow/store-redis';
 import { PostgresStore } from '@mageflow/store-postgres';
+import { TierStore } from '@mageflow/store-tier';
 import { HatchetEngine } from '@mageflow/engine-hatchet';
 import { serveDashboard } from '@mageflow/dashboard';
 assert.equal(typeof RedisStore, 'function');
 assert.equal(typeof PostgresStore, 'function');
+assert.equal(typeof TierStore, 'function');
 {
   // the packed dashboard serves its page and its API
   const mf = new core.Mageflow();
@@ -233,7 +238,7 @@ describeStoreConformance('MemoryStore from the packed core', () => ({ store: new
   file('mageflow.esm.test.mjs', jestTest(`import { expect, describe, it } from '@jest/globals';\nimport { Mageflow, MemoryStore } from '@mageflow/core';\nimport { describeStoreConformance, waitUntil } from '@mageflow/testing';`));
   // Type-check consumers with skipLibCheck off. Core and testing need no
   // @types/node: only the DOM lib, for AbortSignal (which Node types declare too).
-  // store-redis and store-postgres need Node's types through ioredis and pg. engine-hatchet is left to attw:
+  // store-redis, store-postgres and store-tier need Node's types through ioredis and pg. engine-hatchet is left to attw:
   // the Hatchet SDK's own declarations import its optional peers (@openai/agents,
   // @anthropic-ai/claude-agent-sdk), so no consumer of it compiles with skipLibCheck off.
   const tsconfig = (files, lib, types) => JSON.stringify({ compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib, types }, files }, null, 2);
@@ -275,8 +280,18 @@ export const version: number = SCHEMA_VERSION;
 import postgres = require('@mageflow/store-postgres');
 export type Store = postgres.PostgresStore;
 `);
+  file('types-tier.mts', `
+import { Mageflow } from '@mageflow/core';
+import { TierStore, type TierStats } from '@mageflow/store-tier';
+export const make = () => new Mageflow({ store: new TierStore({ postgres: { schema: 'orders' }, redis: { url: 'redis://127.0.0.1:6379' } }) });
+export const stats = (t: TierStore): TierStats => t.stats;
+`);
+  file('types-tier.cts', `
+import tier = require('@mageflow/store-tier');
+export type Store = tier.TierStore;
+`);
   file('tsconfig.core.json', tsconfig(['types-core.mts', 'types-core.cts'], ['es2022', 'dom'], []));
-  file('tsconfig.node.json', tsconfig(['types-core.mts', 'types-core.cts', 'types-redis.mts', 'types-redis.cts', 'types-postgres.mts', 'types-postgres.cts'], ['es2022'], ['node']));
+  file('tsconfig.node.json', tsconfig(['types-core.mts', 'types-core.cts', 'types-redis.mts', 'types-redis.cts', 'types-postgres.mts', 'types-postgres.cts', 'types-tier.mts', 'types-tier.cts'], ['es2022'], ['node']));
 }
 
 async function main() {
@@ -301,7 +316,7 @@ async function main() {
   const jest = join(app, 'node_modules', 'jest', 'bin', 'jest.js');
   await Promise.all([
     runAsync('type-check: core and testing, skipLibCheck off, no @types/node', process.execPath, [tsc, '-p', 'tsconfig.core.json'], { cwd: app }),
-    runAsync('type-check: core, testing, store-redis and store-postgres, skipLibCheck off, @types/node', process.execPath, [tsc, '-p', 'tsconfig.node.json'], { cwd: app }),
+    runAsync('type-check: core, testing, store-redis, store-postgres and store-tier, skipLibCheck off, @types/node', process.execPath, [tsc, '-p', 'tsconfig.node.json'], { cwd: app }),
     runAsync('jest, default config, a CommonJS test', process.execPath, [jest, '--ci', 'mageflow.cjs.test'], { cwd: app, env: npmEnv }),
   ]);
   // the installed `mageflow` binary answers (no dashboard is running: a typed error, as JSON)

@@ -34,7 +34,7 @@ async function ensureRedis() {
 }
 
 /**
- * PostgreSQL for the store-postgres tests: DATABASE_URL, or the `test` database on
+ * PostgreSQL for the store-postgres and store-tier tests: DATABASE_URL, or the `test` database on
  * 127.0.0.1:5432. When nothing listens, the machine's cluster is started
  * (pg_ctlcluster, as Debian packages it); the `test` database is created when missing.
  */

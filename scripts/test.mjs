@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureServices } from './services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const packages = ['packages/core', 'packages/testing', 'packages/store-redis', 'packages/store-postgres', 'packages/engine-hatchet', 'packages/dashboard', 'packages/cli', 'packages/mcp'].filter((p) => existsSync(join(root, p)));
+const packages = ['packages/core', 'packages/testing', 'packages/store-redis', 'packages/store-postgres', 'packages/store-tier', 'packages/engine-hatchet', 'packages/dashboard', 'packages/cli', 'packages/mcp'].filter((p) => existsSync(join(root, p)));
 const results = (p) => join(root, p, '.jest-results.json');
 
 function run(cmd, args, env = process.env) {

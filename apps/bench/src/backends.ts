@@ -81,6 +81,25 @@ async function postgresStore(): Promise<{ store: Store; calls: () => number; dro
   };
 }
 
+/** The tier (Redis over PostgreSQL) in a schema and under a Redis prefix of this process's own, both dropped at the end. */
+async function tierStore(): Promise<{ store: Store; calls: () => number; stats: () => Record<string, number>; drop(): Promise<void> }> {
+  const { TierStore } = await import('@mageflow/store-tier');
+  const schema = `mageflow_bench_tier_${process.pid}`;
+  const prefix = `mageflow-bench-tier-${process.pid}`;
+  const tier = new TierStore({ postgres: { connectionString: DATABASE_URL, schema, poolOptions: { max: 20 } }, redis: { url: REDIS_URL, prefix } });
+  const { store, calls } = countCalls(tier);
+  return {
+    store,
+    calls,
+    stats: () => ({ ...tier.stats }),
+    async drop() {
+      await dropPrefix(tier.cache.redis, prefix);
+      await tier.close();
+      await dropSchema(schema);
+    },
+  };
+}
+
 /** HATCHET_CLIENT_* from the environment, or from the file scripts/hatchet/up.sh writes. */
 export function loadHatchetEnv(): void {
   const file = join(process.env.MAGEFLOW_CACHE ?? join(homedir(), '.cache', 'mageflow'), 'hatchet', 'state', 'env');
@@ -129,6 +148,22 @@ export const BACKENDS: Backend[] = [
         engine: new InProcessEngine({ slots: 128 }),
         commands: async () => ({ calls: p.calls() }),
         close: p.drop,
+      };
+    },
+  },
+  {
+    name: 'tier+in-process',
+    sizes: { swarm: [10_000, 100_000], chain: [100, 1000, 10_000], create: 10_000 },
+    async unavailable() {
+      return (await postgresUnavailable()) ?? (await redisUnavailable());
+    },
+    async connect() {
+      const t = await tierStore();
+      return {
+        store: t.store,
+        engine: new InProcessEngine({ slots: 128 }),
+        commands: async () => ({ calls: t.calls() }),
+        close: t.drop,
       };
     },
   },

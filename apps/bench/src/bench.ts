@@ -24,7 +24,8 @@
  *
  *   npm run bench                              every backend available here
  *   npm run bench -- --backend=redis+hatchet   some backends (comma-separated): memory+in-process,
- *                                              redis+in-process, postgres+in-process, redis+hatchet
+ *                                              redis+in-process, postgres+in-process, tier+in-process,
+ *                                              redis+hatchet
  *   npm run bench -- --quick                   a tenth of the sizes, no 100,000 swarm (a smoke run)
  *   npm run bench -- --peers                   then swarm-10000 and chain-1000 on BullMQ too, in
  *                                              rounds alternating with ours (--rounds=N, default 3);

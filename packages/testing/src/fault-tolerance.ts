@@ -23,13 +23,15 @@ export interface FaultToleranceOptions {
   /** size of the concurrency swarm. Default 1000. */
   swarmSize?: number;
   timeoutMs?: number;
+  /** the workflows to break (all by default): a store built over another that passes them all may run a few. */
+  workflows?: readonly Workflow[];
 }
 
 /**
  * `callbacks`: a swarm whose members fire per-member callbacks (their ends take the settle path, not the fused one).
  * `graph`: a branch taken and one skipped, joined again (a -> b when >= 1, a -> c when < 0, b -> d, c -> d).
  */
-type Workflow = 'chain' | 'swarm' | 'callbacks' | 'graph';
+export type Workflow = 'chain' | 'swarm' | 'callbacks' | 'graph';
 const WORKFLOWS: readonly Workflow[] = ['chain', 'swarm', 'callbacks', 'graph'];
 const TITLE: Record<Workflow, string> = { chain: 'chain', swarm: 'swarm', callbacks: 'swarm with per-member callbacks', graph: 'graph with a branch, a skip and a join' };
 
@@ -81,7 +83,7 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
   const wait = options.timeoutMs ?? 20_000;
 
   describe(`Fault tolerance: ${name}`, () => {
-    for (const kind of WORKFLOWS) {
+    for (const kind of options.workflows ?? WORKFLOWS) {
       it(`a ${TITLE[kind]} survives a worker crash at every store write`, async () => {
         const env = await factory();
         try {
@@ -111,7 +113,7 @@ export function describeFaultTolerance(name: string, factory: FaultFactory, opti
       }, 600_000);
     }
 
-    for (const kind of WORKFLOWS) {
+    for (const kind of options.workflows ?? WORKFLOWS) {
       it(`a ${TITLE[kind]} survives a lost reply at every store write in a live worker (its sweep repairs it)`, async () => {
         const env = await factory();
         try {

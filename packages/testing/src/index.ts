@@ -6,7 +6,7 @@ export { describeStoreConformance, record, type StoreFactory, type StoreHarness 
 export { describeEngineConformance, type EngineFactory, type EngineHarness, type EngineConformanceOptions } from './engine-conformance';
 export { describeScenarios, type ScenarioEnv, type ScenarioFactory, type ScenarioOptions } from './scenarios';
 export { faultyStore, countingStore, type FaultPlan, type FaultyStore } from './faulty-store';
-export { describeFaultTolerance, type FaultEnv, type FaultFactory, type FaultToleranceOptions } from './fault-tolerance';
+export { describeFaultTolerance, type FaultEnv, type FaultFactory, type FaultToleranceOptions, type Workflow as FaultWorkflow } from './fault-tolerance';
 export { waitUntil, delay, Recorder, uniqueId } from './helpers';
 export { describeInspector } from './inspector';
 export { describeProcessRaces, type ProcessRacesOptions, type RaceHarness } from './process-races';

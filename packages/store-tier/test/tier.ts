@@ -1,0 +1,121 @@
+/**
+ * The tier the tests talk to: the PostgreSQL of the store-postgres tests (a schema of
+ * its own per store, dropped afterwards) and the Redis of the store-redis tests (a key
+ * prefix of its own per store, deleted afterwards), so test files share both servers.
+ */
+import { DATABASE_URL, dropSchema, postgresOrSkip, uniqueSchema } from '../../store-postgres/test/postgres';
+import { spawnSync } from 'node:child_process';
+import type { Redis } from 'ioredis';
+import { TierStore, type TierStoreOptions } from '../src';
+
+export { DATABASE_URL, uniqueSchema };
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Asks Redis for PONG from a child process, so test files can decide synchronously whether to run. */
+function redisProblem(): string | undefined {
+  const { hostname, port } = new URL(REDIS_URL);
+  const probe = `const s=require('net').connect(${Number(port || 6379)},${JSON.stringify(hostname)});
+    s.setTimeout(1500,()=>{console.log('timeout');process.exit(1)});
+    s.on('connect',()=>s.write('PING\\r\\n'));s.on('data',d=>{console.log(String(d).trim());process.exit(0)});
+    s.on('error',e=>{console.log(e.message);process.exit(1)});`;
+  const reply = (spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 5000 }).stdout ?? '').trim();
+  return reply === '+PONG' ? undefined : reply || 'no answer';
+}
+
+/** Whether the tier's tests run: both servers answer. In CI a server that does not fails the run; elsewhere the tests skip loudly. */
+export function servicesOrSkip(): boolean {
+  if (!postgresOrSkip()) return false;
+  const problem = redisProblem();
+  if (!problem) return true;
+  if (process.env.CI) throw new Error(`Redis is required in CI but ${REDIS_URL} is unreachable: ${problem}`);
+  console.warn(`\n*** SKIPPING the tier's tests: Redis at ${REDIS_URL} is unreachable (${problem}). ***\n`);
+  return false;
+}
+
+export async function scan(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** A tier in a schema and under a prefix of its own, with what tests need to inspect and clean it. */
+export function tierIn(schema: string, options: Omit<TierStoreOptions, 'postgres'> = {}) {
+  const prefix = `mftier-${schema}`;
+  const store = new TierStore({
+    ...options,
+    // few connections, closed soon after use (the fault suite makes many stores)
+    postgres: { connectionString: DATABASE_URL, schema, poolOptions: { max: 4, idleTimeoutMillis: 500 }, commandTimeoutMs: 30_000 },
+    redis: { url: REDIS_URL, prefix, ...options.redis },
+  });
+  const S = `"${schema}"`;
+  const redis = store.cache.redis;
+  const pool = store.postgres.pool;
+  return {
+    store,
+    schema,
+    prefix,
+    /** every key the tier keeps in Redis, with its TTL in ms (-1: none). */
+    async redisKeys(): Promise<Map<string, number>> {
+      const out = new Map<string, number>();
+      for (const key of await scan(redis, `${prefix}:*`)) out.set(key, await redis.pttl(key));
+      return out;
+    },
+    /** deletes every key of this tier in Redis: what FLUSHALL or a restart without persistence does to it. */
+    async flushRedis(): Promise<number> {
+      const keys = await scan(redis, `${prefix}:*`);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      return keys.length;
+    },
+    /** every live PostgreSQL row, named as the store-postgres tests name them, with seconds left to live. */
+    async keysWithTtl(): Promise<Map<string, number>> {
+      await store.migrate();
+      const { rows } = await pool.query<{ name: string; ttl: number }>(
+        `SELECT name, round(extract(epoch FROM expires_at - now()))::integer AS ttl FROM (
+           SELECT 'rec:' || key AS name, expires_at FROM ${S}.record
+           UNION ALL SELECT 'swarm:' || key, expires_at FROM ${S}.swarm
+           UNION ALL SELECT 'lock:' || key, expires_at FROM ${S}.lock
+           UNION ALL SELECT 'worker:' || worker, expires_at FROM ${S}.worker
+           UNION ALL SELECT 'pg:audit:' || key, max(expires_at) FROM ${S}.audit GROUP BY key
+         ) x WHERE expires_at > now()`,
+      );
+      return new Map(rows.map((r) => [r.name, r.ttl]));
+    },
+    auditKey: (key: string) => `pg:audit:${key}`,
+    /**
+     * A raw body under a record key in PostgreSQL, as the store keeps it, or garbage. A
+     * write that bypasses the tier drops the key's cache entry itself (the tier cannot see it).
+     */
+    async corrupt(key: string, fields?: Record<string, unknown>): Promise<void> {
+      await store.migrate();
+      const body = fields ? Object.fromEntries(Object.entries(fields).map(([f, v]) => [f, JSON.stringify(v)])) : { kind: '"nonsense"', kwargs: '{not json' };
+      await pool.query(
+        `INSERT INTO ${S}.record (key, body, expires_at) VALUES ($1, $2::jsonb, now() + interval '1 hour')
+         ON CONFLICT (key) DO UPDATE SET body = excluded.body`,
+        [key, JSON.stringify(body)],
+      );
+      await redis.del(store.cache.entryKey(key));
+    },
+    async recordTtl(key: string): Promise<number | undefined> {
+      await store.migrate();
+      const { rows } = await pool.query<{ ttl: number | null }>(
+        `SELECT round(extract(epoch FROM max(expires_at) - now()))::integer AS ttl FROM (
+           SELECT expires_at FROM ${S}.record WHERE key = $1 UNION ALL SELECT expires_at FROM ${S}.swarm WHERE key = $1
+         ) x WHERE expires_at > now()`,
+        [key],
+      );
+      return rows[0]?.ttl ?? undefined;
+    },
+    async cleanup() {
+      const keys = await scan(redis, `${prefix}:*`).catch(() => [] as string[]);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+}
