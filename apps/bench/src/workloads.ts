@@ -296,7 +296,9 @@ export async function million(backend: Backend, size: number): Promise<Figures> 
   const storage = parts.storage;
   if (!storage) throw new Error(`${backend.name} gives no storage figures: it cannot run swarm-1M`);
   // finished members live 5 s (nothing reads them again), the swarm's results 10 minutes: the callback reads them
-  const mf = new Mageflow({ store: parts.store, engine: parts.engine, config: { sweepEveryMs: false, ttl: { doneTtl: 5, swarm: { ttlWhenSignDone: 600 } } } });
+  // the sweep on (every 15 s), as in a real worker: over a long run, a step whose reply is lost (a timeout on a loaded
+  // machine) must be repaired, not wait forever
+  const mf = new Mageflow({ store: parts.store, engine: parts.engine, config: { ttl: { doneTtl: 5, swarm: { ttlWhenSignDone: 600 } } } });
   try {
     const noop = mf.task('noop', async () => null);
     const ran = signal<{ at: number; read: number; pages: number }>('the swarm callback', MILLION_WAIT_MS);

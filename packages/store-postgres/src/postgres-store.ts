@@ -53,6 +53,7 @@ import {
 } from '@mageflow/core';
 import { decodeRecord, decodeTimelineEntry, decodeValue, encodeFields, encodeStatuses, listArgs, readableRecord, updateArgs, wholeSeconds, type EncodedEntry } from './codec';
 import { FeedListener } from './feed';
+import { SwarmGate } from './swarm-gate';
 import { migrate, quoteIdent, validSchemaName } from './migrate';
 
 export interface PostgresStoreOptions {
@@ -90,6 +91,14 @@ export interface PostgresStoreOptions {
    * combination).
    */
   durableCommits?: boolean;
+  /**
+   * At most this many steps of one swarm (a member's end and the next claim, a claim, a
+   * graph node's settlement) in flight from this store at once; the rest wait in the
+   * process, holding no connection. A swarm's steps are serialized on its counters' row
+   * anyway: more of them at once only make server processes queue on it, which costs the
+   * server CPU. Default 4.
+   */
+  swarmStepsInFlight?: number;
 }
 
 /** SQLSTATEs of a transaction the server rolled back to break a deadlock or a serialization conflict: safe to send again. */
@@ -107,6 +116,7 @@ export class PostgresStore implements Store {
   private readonly where: string;
   private readonly cleanupEveryMs: number | false;
   private readonly cleanupBatch: number;
+  private readonly gate: SwarmGate;
   private migrated: Promise<void> | undefined;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleaning: Promise<unknown> | undefined;
@@ -135,6 +145,9 @@ export class PostgresStore implements Store {
     if (!durable && options.pool) {
       throw new InvalidArgumentError('durableCommits: false applies to the pool the store makes; on your own pool, set synchronous_commit = off in its options');
     }
+    const inFlight = options.swarmStepsInFlight ?? 4;
+    if (!Number.isInteger(inFlight) || inFlight < 1) throw new InvalidArgumentError(`swarmStepsInFlight must be a positive integer, got ${String(inFlight)}`);
+    this.gate = new SwarmGate(inFlight);
     this.ownsPool = !options.pool;
     const url = options.connectionString ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     this.where = options.pool ? 'the pool handed to PostgresStore' : redactUrl(url);
@@ -248,12 +261,12 @@ export class PostgresStore implements Store {
   }
 
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]> {
-    const reply = await this.value<HandedOver[]>(
+    const reply = await this.stepOf(swarm, () => this.value<HandedOver[]>(
       'swarm-claim',
       `SELECT ${this.S}.swarm_claim($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) AS v`,
       [swarm, ...claimArgs(options)],
       swarmSide(swarm),
-    );
+    ));
     return reply.map(claimedOf);
   }
 
@@ -266,21 +279,21 @@ export class PostgresStore implements Store {
   ): Promise<FinishResult> {
     const finishArgs = [outcome.ok, outcome.ok ? JSON.stringify(outcome.result ?? null) : null, ...claimArgs(claim)];
     if (!end) {
-      const reply = await this.value<FinishReply>(
+      const reply = await this.stepOf(swarm, () => this.value<FinishReply>(
         'swarm-finish',
         `SELECT ${this.S}.swarm_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) AS v`,
         [swarm, member, ...finishArgs],
         swarmSide(swarm),
-      );
+      ));
       return finishResult(reply);
     }
     // the member's end and its count, in one call: the count happens only if the end applied
-    const [endReply, finishReply] = await this.value<[[string, unknown?], FinishReply]>(
+    const [endReply, finishReply] = await this.stepOf(swarm, () => this.value<[[string, unknown?], FinishReply]>(
       'swarm-end',
       `SELECT ${this.S}.swarm_end($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::jsonb) AS v`,
       [member, ...updateArgs(end), swarm, ...finishArgs],
       swarmSide(swarm),
-    );
+    ));
     const ended = updateResult(endReply, member);
     if (!ended.ok) return { counted: false, counts: toCounts(finishReply.slice(1) as number[]), claimed: [], ended };
     return { ...finishResult(finishReply), ended };
@@ -413,12 +426,12 @@ export class PostgresStore implements Store {
     const outcome = 'skipped' in step.outcome ? 'skipped' : step.outcome.ok ? 'done' : 'failed';
     const result = 'ok' in step.outcome && step.outcome.ok ? JSON.stringify(step.outcome.result ?? null) : null;
     const edges = step.edges.map(({ edge, target, incoming, taken }) => ({ edge, target, incoming, taken }));
-    const [counted, settled, ready, skip, finished] = await this.value<[number, number, string[], string[], FinishReply]>(
+    const [counted, settled, ready, skip, finished] = await this.stepOf(graph, () => this.value<[number, number, string[], string[], FinishReply]>(
       'graph-settle',
       `SELECT ${this.S}.graph_settle($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13::jsonb) AS v`,
       [graph, node, outcome, result, JSON.stringify(edges), ...claimArgs(claim)],
       swarmSide(graph),
-    );
+    ));
     const { counts, claimed } = finishResult(finished);
     return { counted: counted === 1, ready, skip, settled: Number(settled), counts, claimed };
   }
@@ -650,6 +663,11 @@ export class PostgresStore implements Store {
         throw this.translate(error, key);
       }
     }
+  }
+
+  /** A step that locks the swarm's counters' row, through the swarm's gate (see swarm-gate.ts). */
+  private stepOf<T>(swarm: string, step: () => Promise<T>): Promise<T> {
+    return this.gate.run(swarm, step);
   }
 
   private async rows<R>(name: string, text: string, values: unknown[], key?: string): Promise<R[]> {
