@@ -25,7 +25,19 @@ export interface Connected {
   engine: Engine;
   /** store calls (each one round trip) and, on Redis, Redis commands so far, where they can be counted. */
   commands?: () => Promise<{ calls: number; redisCommands?: number }>;
+  /** what the store keeps on disk, for the swarm-1M workload (the durable backends). */
+  storage?: Storage;
   close(): Promise<void>;
+}
+
+/** The swarm-1M workload's view of a durable store: its size, and its TTL cleanup run to the end. */
+export interface Storage {
+  /** bytes the store's tables and indexes take. */
+  sizeBytes(): Promise<number>;
+  /** rows the store's tables hold (live ones: expired rows not yet deleted count). */
+  rows(): Promise<number>;
+  /** deletes every expired row now; the rows deleted. */
+  cleanup(): Promise<number>;
 }
 
 export interface Backend {
@@ -34,7 +46,15 @@ export interface Backend {
   /** why it cannot run here, or undefined when it can. */
   unavailable(): Promise<string | undefined>;
   connect(): Promise<Connected>;
+  /**
+   * Runs the opt-in swarm-1M workload (`--million`): a durable store whose `connect()`
+   * gives `storage`. PostgreSQL now; a tiered store's backend sets it too.
+   */
+  million?: boolean;
 }
+
+/** The backends `--million` runs on, when they exist in this build and are available. */
+export const MILLION_BACKENDS = ['postgres+in-process', 'tier+in-process'];
 
 /** Counts calls of every Store method: each is one round trip to Redis (a pipeline counts once). */
 function countCalls(store: Store): { store: Store; calls: () => number } {
@@ -66,14 +86,28 @@ async function redisStore(): Promise<{ redis: RedisStore; store: Store; calls: (
 }
 
 /** A PostgreSQL store in a schema of this process's own, dropped at the end. */
-async function postgresStore(): Promise<{ store: Store; calls: () => number; drop(): Promise<void> }> {
+async function postgresStore(): Promise<{ store: Store; calls: () => number; storage: Storage; drop(): Promise<void> }> {
   const { PostgresStore } = await import('@mageflow/store-postgres');
   const schema = `mageflow_bench_${process.pid}`;
-  const postgres = new PostgresStore({ connectionString: DATABASE_URL, schema, poolOptions: { max: 20 } });
+  // --async-commit (the parent passes it on in the environment): the store's durableCommits: false
+  const durableCommits = process.env.MAGEFLOW_BENCH_ASYNC_COMMIT !== '1';
+  const postgres = new PostgresStore({ connectionString: DATABASE_URL, schema, durableCommits, cleanupBatch: 20_000, poolOptions: { max: 20 } });
   const { store, calls } = countCalls(postgres);
+  const one = async (sql: string) => Number((await postgres.pool.query(sql, [schema])).rows[0].n);
+  const tables = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`;
   return {
     store,
     calls,
+    storage: {
+      sizeBytes: () => one(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n ${tables}`),
+      rows: async () => {
+        const names = (await postgres.pool.query<{ relname: string }>(`SELECT c.relname ${tables}`, [schema])).rows.map((r) => r.relname);
+        let n = 0;
+        for (const name of names) n += Number((await postgres.pool.query(`SELECT count(*) AS n FROM "${schema}"."${name}"`)).rows[0].n);
+        return n;
+      },
+      cleanup: () => postgres.cleanup(1_000_000),
+    },
     async drop() {
       await postgres.close();
       await dropSchema(schema);
@@ -141,12 +175,14 @@ export const BACKENDS: Backend[] = [
     name: 'postgres+in-process',
     sizes: { swarm: [10_000, 100_000], chain: [100, 1000, 10_000], create: 10_000 },
     unavailable: postgresUnavailable,
+    million: true,
     async connect() {
       const p = await postgresStore();
       return {
         store: p.store,
         engine: new InProcessEngine({ slots: 128 }),
         commands: async () => ({ calls: p.calls() }),
+        storage: p.storage,
         close: p.drop,
       };
     },

@@ -32,13 +32,19 @@
  *                                              on redis+hatchet, swarm-1000 and chain-100 against the
  *                                              Hatchet SDK's own runs of the same no-op tasks
  *   npm run bench -- --only-peers              the --peers rounds alone
+ *   npm run bench -- --million                 only swarm-1000000 (long): a million no-op members on each
+ *                                              durable backend (postgres+in-process, tier+in-process when
+ *                                              built), created in batches while the swarm runs, results read
+ *                                              back in pages by the callback; wall time, members/s, peak RSS,
+ *                                              the store's size after TTL cleanup. --million=N: N members
+ *   npm run bench -- --async-commit            PostgreSQL with durableCommits: false (synchronous_commit off)
  */
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { dropLeftovers, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
+import { dropLeftovers, MILLION_WAIT_MS, redisUnavailable, round, WAIT_MS, type Figures } from './util.js';
 
-type Kind = 'swarm' | 'swarm-member-callbacks' | 'chain' | 'graph' | 'create-signatures' | 'list' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
+type Kind = 'swarm' | 'million' | 'swarm-member-callbacks' | 'chain' | 'graph' | 'create-signatures' | 'list' | 'raw-hatchet-bulk' | 'raw-hatchet-sequential';
 
 /** What one child process runs: a Mageflow workload on a backend, or a BullMQ one. */
 interface Job {
@@ -48,7 +54,8 @@ interface Job {
   backend?: string;
 }
 
-const nameOf = (job: Job) => (['swarm', 'swarm-member-callbacks', 'chain', 'graph', 'list'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind);
+const nameOf = (job: Job) =>
+  job.kind === 'million' ? `swarm-${job.size}` : ['swarm', 'swarm-member-callbacks', 'chain', 'graph', 'list'].includes(job.kind) ? `${job.kind}-${job.size}` : job.kind;
 
 // --- child ------------------------------------------------------------------------------
 
@@ -64,6 +71,7 @@ async function child(job: Job) {
     const backend = BACKENDS.find((b) => b.name === job.backend)!;
     const run = {
       swarm: workloads.swarm,
+      million: workloads.million,
       chain: workloads.chain,
       graph: workloads.graph,
       'swarm-member-callbacks': (b: Parameters<typeof workloads.swarm>[0], n: number) => workloads.swarm(b, n, true),
@@ -75,7 +83,8 @@ async function child(job: Job) {
     figures = await run(backend, job.size);
   }
   const peakRssMb = round(process.resourceUsage().maxRSS / 1024);
-  const line = { workload: nameOf(job), backend: job.side === 'bullmq' ? 'bullmq' : job.backend!, ...figures, peakRssMb, loadAvg };
+  const commits: Figures = job.backend?.startsWith('postgres') ? { durableCommits: process.env.MAGEFLOW_BENCH_ASYNC_COMMIT !== '1' } : {};
+  const line = { workload: nameOf(job), backend: job.side === 'bullmq' ? 'bullmq' : job.backend!, ...figures, ...commits, peakRssMb, loadAvg };
   if (process.send) process.send(line);
   else print(line); // run by hand: node dist/bench.js --child '{"side":"mageflow","kind":"chain","size":100,"backend":"memory+in-process"}'
 }
@@ -93,7 +102,7 @@ async function runChild(job: Job, extra: Figures = {}): Promise<Figures> {
   const line = await new Promise<Figures>((resolve) => {
     const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(job)], { stdio: 'inherit' });
     let result: Figures | undefined;
-    const timer = setTimeout(() => proc.kill('SIGKILL'), WAIT_MS + 120_000);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), (job.kind === 'million' ? MILLION_WAIT_MS : WAIT_MS) + 120_000);
     proc.on('message', (m) => (result = m as Figures));
     proc.on('exit', (code, sig) => {
       clearTimeout(timer);
@@ -134,7 +143,21 @@ async function parent() {
   const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer`);
   const wanted = args.find((a) => a.startsWith('--backend='))?.split('=')[1]?.split(',');
-  const { BACKENDS } = await import('./backends.js');
+  if (args.includes('--async-commit')) process.env.MAGEFLOW_BENCH_ASYNC_COMMIT = '1'; // the children inherit it
+  const millionArg = args.find((a) => a === '--million' || a.startsWith('--million='));
+  const { BACKENDS, MILLION_BACKENDS } = await import('./backends.js');
+  if (millionArg) {
+    const size = millionArg.includes('=') ? Number(millionArg.split('=')[1]) : 1_000_000;
+    if (!Number.isInteger(size) || size < 1) throw new Error('--million=N needs a positive integer');
+    for (const name of MILLION_BACKENDS) {
+      if (wanted && !wanted.includes(name)) continue;
+      const backend = BACKENDS.find((b) => b.name === name && b.million);
+      const unavailable = backend ? await backend.unavailable() : 'not in this build';
+      if (unavailable) print({ workload: `swarm-${size}`, backend: name, skipped: unavailable });
+      else await runChild({ side: 'mageflow', kind: 'million', size, backend: name });
+    }
+    process.exit(failed ? 1 : 0);
+  }
   for (const name of wanted ?? []) {
     if (!BACKENDS.some((b) => b.name === name)) {
       print({ backend: name, skipped: `unknown backend; known: ${BACKENDS.map((b) => b.name).join(', ')}` });

@@ -6,6 +6,8 @@ export type Figures = Record<string, number | string | boolean>;
 
 /** how long any single wait may take before a workload gives up. */
 export const WAIT_MS = 1_800_000;
+/** The longest swarm-1M may take (at 100 members/s, under three hours). */
+export const MILLION_WAIT_MS = 4 * 3_600_000;
 
 export const REDIS_URL = process.env.MAGEFLOW_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -2,9 +2,9 @@
  * Mageflow's workloads. Task bodies are no-ops, so every figure is orchestration
  * overhead. Each runs in a child process of its own (see bench.ts).
  */
-import { Inspector, Mageflow, type SignatureRecord } from '@mageflow/core';
+import { Inspector, Mageflow, type SignatureRecord, type SwarmResultsHandle } from '@mageflow/core';
 import { hatchetClient, type Backend } from './backends.js';
-import { idleCommandsPerSec, round, signal, WAIT_MS, type Figures } from './util.js';
+import { idleCommandsPerSec, MILLION_WAIT_MS, round, signal, WAIT_MS, type Figures } from './util.js';
 
 async function client(backend: Backend) {
   const parts = await backend.connect();
@@ -277,5 +277,84 @@ export async function rawHatchetSequential(_backend: Backend, runs: number): Pro
   } finally {
     await worker.stop();
     await running.catch(() => undefined);
+  }
+}
+
+/**
+ * swarm-1M (opt-in, `--million`): N no-op members (1,000,000 by default) on a durable
+ * store, with bounded memory. Members are added 10,000 per `addTasks` call while the
+ * swarm already runs (creation streamed; the store claims them 100 at a time), and the
+ * swarm has `results: 'handle'`: its callback reads the results back a page at a time
+ * with `mf.swarmResults(handle)`, so no process holds every member or result. Clock:
+ * from the first call until the callback read the last page. Then every record is left
+ * to expire and the store's TTL cleanup runs to the end: `dbSizeMbAfterCleanup` is what
+ * the store's tables and indexes still take (PostgreSQL does not give a table's space
+ * back to the file system without VACUUM FULL; the rows left are `rowsAfterCleanup`).
+ */
+export async function million(backend: Backend, size: number): Promise<Figures> {
+  const parts = await backend.connect();
+  const storage = parts.storage;
+  if (!storage) throw new Error(`${backend.name} gives no storage figures: it cannot run swarm-1M`);
+  // finished members live 5 s (nothing reads them again), the swarm's results 10 minutes: the callback reads them
+  // the sweep on (every 15 s), as in a real worker: over a long run, a step whose reply is lost (a timeout on a loaded
+  // machine) must be repaired, not wait forever
+  const mf = new Mageflow({ store: parts.store, engine: parts.engine, config: { ttl: { doneTtl: 5, swarm: { ttlWhenSignDone: 600 } } } });
+  try {
+    const noop = mf.task('noop', async () => null);
+    const ran = signal<{ at: number; read: number; pages: number }>('the swarm callback', MILLION_WAIT_MS);
+    const collect = mf.task('collect', async (handle: SwarmResultsHandle) => {
+      let read = 0;
+      let pages = 0;
+      for await (const page of mf.swarmResults(handle, { pageSize: 5000 })) {
+        read += page.length;
+        pages += 1;
+      }
+      ran.resolve({ at: performance.now(), read, pages });
+      return read;
+    });
+    await mf.start();
+    let peakHeapMb = 0;
+    const sampler = setInterval(() => (peakHeapMb = Math.max(peakHeapMb, process.memoryUsage().heapUsed / 2 ** 20)), 1000);
+    sampler.unref();
+
+    const t0 = performance.now();
+    const callback = await mf.sign(collect);
+    const group = await mf.swarm([], { config: { maxConcurrency: 100, results: 'handle' }, success: callback });
+    await group.runNoWait({});
+    for (let i = 0; i < size; i += ADD_CHUNK) await group.addTasks(Array.from({ length: Math.min(ADD_CHUNK, size - i) }, () => noop));
+    await group.close();
+    const created = performance.now();
+    const { at, read, pages } = await ran.promise;
+    clearInterval(sampler);
+    if (read !== size) throw new Error(`the callback read ${read} results, expected ${size}`);
+    const wallMs = at - t0;
+    const dbSizeMbAtEnd = (await storage.sizeBytes()) / 2 ** 20;
+
+    // let everything expire (the swarm's own record and state too), then clean up to the end
+    await callback.wait({ timeoutMs: MILLION_WAIT_MS });
+    await parts.store.expireRecords([group.key], 1);
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const c0 = performance.now();
+    const deleted = await storage.cleanup();
+    const cleanupMs = performance.now() - c0;
+    return {
+      members: size,
+      maxConcurrency: 100,
+      results: 'handle',
+      addTasksCalls: Math.ceil(size / ADD_CHUNK),
+      wallMs: round(wallMs),
+      creationMs: round(created - t0),
+      membersPerSec: round((size / wallMs) * 1000),
+      resultPages: pages,
+      peakHeapMb: round(peakHeapMb),
+      dbSizeMbAtEnd: round(dbSizeMbAtEnd),
+      rowsDeletedByCleanup: deleted,
+      cleanupMs: round(cleanupMs),
+      rowsAfterCleanup: await storage.rows(),
+      dbSizeMbAfterCleanup: round((await storage.sizeBytes()) / 2 ** 20),
+    };
+  } finally {
+    await mf.stop();
+    await parts.close();
   }
 }

@@ -24,6 +24,7 @@ import { InProcessEngine } from './inprocess/in-process-engine';
 import { MemoryStore } from './memory/memory-store';
 import { isPriority, PRIORITIES, type Priority } from './model/priority';
 import type { SignatureRecord, SwarmConfig } from './model/record';
+import { checkListResults, readSwarmResults, type SwarmResultsHandle } from './runtime/swarm-results';
 import { KINDS, type Kind, type Status } from './model/status';
 import { decodeValue, encodeValue } from './model/values';
 import { isPlainObject } from './runtime/message';
@@ -289,6 +290,10 @@ export class Mageflow {
         if (!isPriority(value)) throw new InvalidArgumentError(`swarm config defaultPriority must be one of ${PRIORITIES.join(', ')}, got ${show(value)}`);
         continue;
       }
+      if (field === 'results') {
+        if (value !== 'list' && value !== 'handle') throw new InvalidArgumentError(`swarm config results must be 'list' or 'handle', got ${show(value)}`);
+        continue;
+      }
       if (!['maxConcurrency', 'stopAfterNFailures', 'maxTaskAllowed'].includes(field)) throw new InvalidArgumentError(`unknown swarm config field "${field}"`);
       if (!Number.isInteger(value) || (value as number) < 1) throw new InvalidArgumentError(`swarm config ${field} must be a positive integer, got ${show(value)}`);
     }
@@ -296,6 +301,7 @@ export class Mageflow {
       throw new TooManyTasksError(`swarm of ${members.length} members exceeds maxTaskAllowed ${config.maxTaskAllowed}`);
     }
     const key = newKey('swarm');
+    checkListResults({ key, kind: 'swarm', swarm: config } as SignatureRecord, members.length, this.config.maxListResults);
     const kwargs = storedKwargs(options.kwargs, 'the swarm');
     // Everything is validated before the swarm is stored: a refused swarm leaves nothing behind.
     const specs = members.map((m, i) => memberSpec(m, `swarm member ${i}`));
@@ -467,6 +473,19 @@ export class Mageflow {
     } finally {
       await lock.release();
     }
+  }
+
+  /**
+   * The results of a swarm with `config: { results: 'handle' }`, read from the handle its
+   * success callbacks receive: pages of results in the order the members were added (up
+   * to `pageSize` each, default 1,000), so a swarm of any size is read without holding
+   * it all. Readable while the swarm is kept (`ttl.doneTtl` after it ends); one that is
+   * gone before the end is a `SignatureNotFoundError`.
+   *
+   * `for await (const page of mf.swarmResults(handle)) for (const result of page) ...`
+   */
+  swarmResults(handle: SwarmResultsHandle, options: { pageSize?: number } = {}): AsyncIterable<unknown[]> {
+    return readSwarmResults(this.store, handle, options.pageSize);
   }
 
   /** What cancel() and the cleanup job recorded about a key. */
@@ -813,6 +832,7 @@ export class Internals {
       throw new TooManyTasksError(`swarm "${swarmKey}" allows ${max} members; it has ${counts.total} and ${prepared.length} more were added`);
     }
     if (counts.closed) throw new SwarmIsClosedError(`swarm "${swarmKey}" is closed`);
+    checkListResults(swarm, counts.total + prepared.length, this.runtime.config.maxListResults);
     // Positions as they will be unless another add comes first (checked below).
     const defaultPriority = swarm.swarm?.defaultPriority;
     prepared.forEach((p, i) => {

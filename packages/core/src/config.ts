@@ -49,6 +49,12 @@ export interface MageflowConfig {
   /** an id for this process's worker; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
+  /**
+   * Most members a swarm whose results are one list (`results: 'list'`, the default) may
+   * hold: adding past it is a `TooManyResultsError`, and a swarm that still gets there
+   * fails with it rather than load its results into one process. Default 100,000.
+   */
+  maxListResults?: number;
 }
 
 export interface ResolvedConfig {
@@ -62,7 +68,11 @@ export interface ResolvedConfig {
   lockWaitMs: number;
   lockLeaseMs: number;
   logger: Logger;
+  maxListResults: number;
 }
+
+/** See `MageflowConfig.maxListResults`. */
+export const DEFAULT_MAX_LIST_RESULTS = 100_000;
 
 export const quietLogger: Logger = {
   debug: () => {},
@@ -85,6 +95,7 @@ export function resolveConfig(config: MageflowConfig = {}): ResolvedConfig {
     lockWaitMs: config.lockWaitMs ?? 30_000,
     lockLeaseMs: config.lockLeaseMs ?? 30_000,
     logger: config.logger ?? quietLogger,
+    maxListResults: config.maxListResults ?? DEFAULT_MAX_LIST_RESULTS,
   };
   const positive = (name: string, value: unknown, unit: string, min?: number) => {
     const ok = typeof value === 'number' && Number.isFinite(value) && (min === undefined ? value > 0 : value >= min);
@@ -114,6 +125,9 @@ export function resolveConfig(config: MageflowConfig = {}): ResolvedConfig {
   if (resolved.sweepEveryMs !== false) positive('sweepEveryMs', resolved.sweepEveryMs, 'milliseconds (or false)', 10);
   positive('lockWaitMs', resolved.lockWaitMs, 'milliseconds', 0);
   positive('lockLeaseMs', resolved.lockLeaseMs, 'milliseconds', 10);
+  if (!Number.isInteger(resolved.maxListResults) || resolved.maxListResults < 1) {
+    throw new InvalidArgumentError(`config maxListResults must be a positive integer, got ${String(resolved.maxListResults)}`, { details: { field: 'maxListResults' } });
+  }
   if (typeof resolved.recoverOnStart !== 'boolean') throw new InvalidArgumentError(`config recoverOnStart must be true or false, got ${String(resolved.recoverOnStart)}`);
   if (config.workerId !== undefined && (typeof config.workerId !== 'string' || config.workerId.length === 0)) {
     throw new InvalidArgumentError(`config workerId must be a non-empty string, got ${String(config.workerId)}`);

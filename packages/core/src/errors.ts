@@ -12,6 +12,7 @@ export type MageflowErrorCode =
   | 'SIGNATURE_NOT_FOUND'
   | 'UNRECOGNIZED_TASK'
   | 'TOO_MANY_TASKS'
+  | 'TOO_MANY_RESULTS'
   | 'SWARM_IS_CANCELED'
   | 'SWARM_IS_CLOSED'
   | 'INVALID_TRANSITION'
@@ -88,6 +89,11 @@ export class SignatureNotFoundError extends codedError('SIGNATURE_NOT_FOUND', fa
 export class UnrecognizedTaskError extends codedError('UNRECOGNIZED_TASK', false) {}
 /** Adding to a swarm past its `maxTaskAllowed`. */
 export class TooManyTasksError extends codedError('TOO_MANY_TASKS', false) {}
+/**
+ * A swarm whose results are handed over as one list ('list', the default) would hold more
+ * than `config.maxListResults` members: give it `config: { results: 'handle' }`.
+ */
+export class TooManyResultsError extends codedError('TOO_MANY_RESULTS', false) {}
 /** Adding to a swarm that was canceled. */
 export class SwarmIsCanceledError extends codedError('SWARM_IS_CANCELED', false) {}
 /** Adding to a swarm that was closed or has finished. */

@@ -6,8 +6,9 @@
 export { Mageflow, type MageflowOptions, type TaskHandle, type SignatureInput, type MemberInput, type SignOptions, type ChainOptions, type SwarmOptions, type GraphOptions, type StatusTree, type Lock, type LockOptions } from './client';
 export { Signature, TaskSignature, ChainSignature, SwarmSignature, GraphSignature, type RunOptions, type AddTasksOptions } from './signature';
 export type { MageflowConfig, TtlConfig, SignatureTtlConfig, ParamConfig, Logger } from './config';
-export { resolveConfig, ttlFor, type ResolvedConfig } from './config';
+export { DEFAULT_MAX_LIST_RESULTS, resolveConfig, ttlFor, type ResolvedConfig } from './config';
 export * from './errors';
+export { isSwarmResultsHandle, RESULTS_PAGE, type SwarmResultsHandle } from './runtime/swarm-results';
 export { STATUSES, KINDS, FINISHED, isFinished, type Status, type Kind } from './model/status';
 export { encodeValue, decodeValue, MAX_DEPTH } from './model/values';
 export { SignatureRecordSchema, SwarmConfigSchema, GraphSpecSchema, GraphEdgeSchema, parseRecord, type SignatureRecord, type SwarmConfig, type GraphSpec, type GraphEdge } from './model/record';
@@ -15,7 +16,7 @@ export { PRIORITIES, DEFAULT_PRIORITY, priorityRank, enginePriority, isPriority,
 export { decide, OPERATIONS, type Operation, type Effect, type Decision } from './model/lifecycle';
 export type * from './ports/store';
 export { EXPECTABLE_FIELDS, TIMELINE_CAP, LOG_CAP, LOG_LEVELS, LOG_MESSAGE_MAX } from './ports/store';
-export { encodeCursor, decodeCursor, listLimits, matchesListQuery, emptyStatusCounts, filterLogs, checkLogEntry, LIST_LIMIT, LIST_SCAN_LIMIT, type ListPosition } from './observability/store-helpers';
+export { checkMemberPage, encodeCursor, decodeCursor, listLimits, matchesListQuery, emptyStatusCounts, filterLogs, checkLogEntry, LIST_LIMIT, LIST_SCAN_LIMIT, type ListPosition } from './observability/store-helpers';
 export { matches } from './ports/expectation';
 export { isRetryable, type Engine, type EngineRun, type TaskDefinition, type DispatchRequest } from './ports/engine';
 export { MemoryStore, type MemoryStoreOptions } from './memory/memory-store';

@@ -42,6 +42,7 @@ import {
   type SwarmCounts,
   type UpdateResult,
   checkLogEntry,
+  checkMemberPage,
   emptyStatusCounts,
   encodeCursor,
   filterLogs,
@@ -52,6 +53,7 @@ import {
 } from '@mageflow/core';
 import { decodeRecord, decodeTimelineEntry, decodeValue, encodeFields, encodeStatuses, listArgs, readableRecord, updateArgs, wholeSeconds, type EncodedEntry } from './codec';
 import { FeedListener } from './feed';
+import { SwarmGate } from './swarm-gate';
 import { migrate, quoteIdent, validSchemaName } from './migrate';
 
 export interface PostgresStoreOptions {
@@ -76,6 +78,27 @@ export interface PostgresStoreOptions {
   cleanupEveryMs?: number | false;
   /** At most this many expired rows per table deleted by one cleanup pass. Default 1000. */
   cleanupBatch?: number;
+  /**
+   * `true` (the default): each step waits for its commit to be flushed to disk, so every
+   * step the store acknowledged survives a crash of the server. `false`: the store's
+   * connections run with `synchronous_commit = off`: a step returns once committed in
+   * memory, and the server flushes it within `wal_writer_delay` (200 ms by default; at
+   * most three times that). The database stays consistent and no other session's data
+   * is at risk, but a crash of the server (not of a worker) loses the last steps it
+   * acknowledged, up to about 0.6 s of them; the workers' sweep then runs the work
+   * again from what survived. Several times the steps per second on a single swarm.
+   * Only for the pool the store makes (with your own `pool`, set it there: a refused
+   * combination).
+   */
+  durableCommits?: boolean;
+  /**
+   * At most this many steps of one swarm (a member's end and the next claim, a claim, a
+   * graph node's settlement) in flight from this store at once; the rest wait in the
+   * process, holding no connection. A swarm's steps are serialized on its counters' row
+   * anyway: more of them at once only make server processes queue on it, which costs the
+   * server CPU. Default 4.
+   */
+  swarmStepsInFlight?: number;
 }
 
 /** SQLSTATEs of a transaction the server rolled back to break a deadlock or a serialization conflict: safe to send again. */
@@ -93,6 +116,7 @@ export class PostgresStore implements Store {
   private readonly where: string;
   private readonly cleanupEveryMs: number | false;
   private readonly cleanupBatch: number;
+  private readonly gate: SwarmGate;
   private migrated: Promise<void> | undefined;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleaning: Promise<unknown> | undefined;
@@ -116,6 +140,14 @@ export class PostgresStore implements Store {
     this.S = quoteIdent(schema);
     this.cleanupEveryMs = every;
     this.cleanupBatch = batch;
+    const durable = options.durableCommits ?? true;
+    if (typeof durable !== 'boolean') throw new InvalidArgumentError(`durableCommits must be true or false, got ${String(durable)}`);
+    if (!durable && options.pool) {
+      throw new InvalidArgumentError('durableCommits: false applies to the pool the store makes; on your own pool, set synchronous_commit = off in its options');
+    }
+    const inFlight = options.swarmStepsInFlight ?? 4;
+    if (!Number.isInteger(inFlight) || inFlight < 1) throw new InvalidArgumentError(`swarmStepsInFlight must be a positive integer, got ${String(inFlight)}`);
+    this.gate = new SwarmGate(inFlight);
     this.ownsPool = !options.pool;
     const url = options.connectionString ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     this.where = options.pool ? 'the pool handed to PostgresStore' : redactUrl(url);
@@ -127,6 +159,8 @@ export class PostgresStore implements Store {
         connectionTimeoutMillis: timeout,
         query_timeout: timeout,
         statement_timeout: timeout,
+        // a startup parameter of each connection: no round trip of its own
+        ...(durable ? {} : { options: '-c synchronous_commit=off' }),
         ...options.poolOptions,
       });
     // An idle connection the server drops (a restart) is reported here; without a
@@ -227,12 +261,12 @@ export class PostgresStore implements Store {
   }
 
   async swarmClaim(swarm: string, options: ClaimOptions): Promise<Claimed[]> {
-    const reply = await this.value<HandedOver[]>(
+    const reply = await this.stepOf(swarm, () => this.value<HandedOver[]>(
       'swarm-claim',
       `SELECT ${this.S}.swarm_claim($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) AS v`,
       [swarm, ...claimArgs(options)],
       swarmSide(swarm),
-    );
+    ));
     return reply.map(claimedOf);
   }
 
@@ -245,21 +279,21 @@ export class PostgresStore implements Store {
   ): Promise<FinishResult> {
     const finishArgs = [outcome.ok, outcome.ok ? JSON.stringify(outcome.result ?? null) : null, ...claimArgs(claim)];
     if (!end) {
-      const reply = await this.value<FinishReply>(
+      const reply = await this.stepOf(swarm, () => this.value<FinishReply>(
         'swarm-finish',
         `SELECT ${this.S}.swarm_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) AS v`,
         [swarm, member, ...finishArgs],
         swarmSide(swarm),
-      );
+      ));
       return finishResult(reply);
     }
     // the member's end and its count, in one call: the count happens only if the end applied
-    const [endReply, finishReply] = await this.value<[[string, unknown?], FinishReply]>(
+    const [endReply, finishReply] = await this.stepOf(swarm, () => this.value<[[string, unknown?], FinishReply]>(
       'swarm-end',
       `SELECT ${this.S}.swarm_end($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::jsonb) AS v`,
       [member, ...updateArgs(end), swarm, ...finishArgs],
       swarmSide(swarm),
-    );
+    ));
     const ended = updateResult(endReply, member);
     if (!ended.ok) return { counted: false, counts: toCounts(finishReply.slice(1) as number[]), claimed: [], ended };
     return { ...finishResult(finishReply), ended };
@@ -325,9 +359,7 @@ export class PostgresStore implements Store {
 
   async swarmMembers(swarm: string, page?: MemberPage): Promise<string[]> {
     if (!page) return (await this.swarmPositions(swarm, false)).map((r) => r.member);
-    if (!Number.isInteger(page.offset) || page.offset < 0 || !Number.isInteger(page.limit) || page.limit < 0) {
-      throw new InvalidArgumentError(`a page of members needs a whole offset and limit of 0 or more, got ${JSON.stringify(page)}`);
-    }
+    checkMemberPage(page);
     if (page.limit === 0) return [];
     // positions are dense from 1 (see swarm_add), so a page is a range of them: O(limit) whatever the offset
     const rows = await this.rows<{ member: string }>(
@@ -344,8 +376,24 @@ export class PostgresStore implements Store {
     return rows.map((r) => r.member);
   }
 
-  async swarmResults(swarm: string): Promise<unknown[]> {
-    return (await this.swarmPositions(swarm, true)).map((r) => decodeValue(r.result!, swarmSide(swarm)));
+  async swarmResults(swarm: string, page?: MemberPage): Promise<unknown[]> {
+    if (!page) return (await this.swarmPositions(swarm, true)).map((r) => decodeValue(r.result!, swarmSide(swarm)));
+    checkMemberPage(page);
+    if (page.limit === 0) return [];
+    // a range of positions, as swarmMembers' page; a repeated position reads its member's row
+    const rows = await this.rows<{ result: string }>(
+      'swarm-results-page',
+      `SELECT x.result FROM (
+         SELECT m.pos, m.result FROM ${this.S}.member m WHERE m.swarm = $1 AND m.pos > $2 AND m.pos <= $2 + $3 AND m.outcome
+         UNION ALL
+         SELECT r.pos, m.result FROM ${this.S}.member_repeat r JOIN ${this.S}.member m ON m.swarm = r.swarm AND m.member = r.member
+           WHERE r.swarm = $1 AND r.pos > $2 AND r.pos <= $2 + $3 AND m.outcome
+       ) x WHERE EXISTS (SELECT 1 FROM ${this.S}.swarm s WHERE s.key = $1 AND s.expires_at > now())
+       ORDER BY x.pos`,
+      [swarm, page.offset, page.limit],
+      swarmSide(swarm),
+    );
+    return rows.map((r) => decodeValue(r.result, swarmSide(swarm)));
   }
 
   /** Every position of the swarm's member list in order (only those that succeeded, with their results, when `succeeded`), read in pages. */
@@ -378,12 +426,12 @@ export class PostgresStore implements Store {
     const outcome = 'skipped' in step.outcome ? 'skipped' : step.outcome.ok ? 'done' : 'failed';
     const result = 'ok' in step.outcome && step.outcome.ok ? JSON.stringify(step.outcome.result ?? null) : null;
     const edges = step.edges.map(({ edge, target, incoming, taken }) => ({ edge, target, incoming, taken }));
-    const [counted, settled, ready, skip, finished] = await this.value<[number, number, string[], string[], FinishReply]>(
+    const [counted, settled, ready, skip, finished] = await this.stepOf(graph, () => this.value<[number, number, string[], string[], FinishReply]>(
       'graph-settle',
       `SELECT ${this.S}.graph_settle($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13::jsonb) AS v`,
       [graph, node, outcome, result, JSON.stringify(edges), ...claimArgs(claim)],
       swarmSide(graph),
-    );
+    ));
     const { counts, claimed } = finishResult(finished);
     return { counted: counted === 1, ready, skip, settled: Number(settled), counts, claimed };
   }
@@ -615,6 +663,11 @@ export class PostgresStore implements Store {
         throw this.translate(error, key);
       }
     }
+  }
+
+  /** A step that locks the swarm's counters' row, through the swarm's gate (see swarm-gate.ts). */
+  private stepOf<T>(swarm: string, step: () => Promise<T>): Promise<T> {
+    return this.gate.run(swarm, step);
   }
 
   private async rows<R>(name: string, text: string, values: unknown[], key?: string): Promise<R[]> {

@@ -147,6 +147,27 @@ describe('PostgreSQL connection and naming', () => {
     expect(() => new PostgresStore({ cleanupBatch: 0 })).toThrow(/cleanupBatch/);
   });
 
+  it('durableCommits: false runs the store\'s connections with synchronous_commit off and keeps every step; the default waits for the flush', async () => {
+    if (!available) return;
+    expect(() => new PostgresStore({ durableCommits: 'no' as never })).toThrow(InvalidArgumentError);
+    const fast = storeIn(uniqueSchema('async'), { durableCommits: false });
+    const durable = storeIn(uniqueSchema('durable'));
+    try {
+      // a foreign pool's settings are its owner's: refused rather than silently ignored
+      expect(() => new PostgresStore({ pool: fast.store.pool, durableCommits: false })).toThrow(/durableCommits/);
+      const setting = async (store: PostgresStore) => (await store.pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit;
+      expect(await setting(fast.store)).toBe('off');
+      expect(await setting(durable.store)).toBe('on');
+      // the same steps, the same answers
+      await fast.store.createRecords([record('task:a')], { ttlSec: TTL, track: true });
+      expect((await fast.store.updateRecord('task:a', { set: { status: 'active' } })).ok).toBe(true);
+      expect(await fast.store.getRecord('task:a')).toMatchObject({ status: 'active' });
+    } finally {
+      await fast.cleanup();
+      await durable.cleanup();
+    }
+  });
+
   it('a closed store refuses calls with a typed error', async () => {
     if (!available) return;
     const h = storeIn(uniqueSchema('closed'));

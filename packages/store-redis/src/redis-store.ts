@@ -17,6 +17,7 @@ import {
   priorityRank,
   StoreUnavailableError,
   checkLogEntry,
+  checkMemberPage,
   decodeCursor,
   emptyStatusCounts,
   encodeCursor,
@@ -319,14 +320,15 @@ export class RedisStore implements Store {
   }
 
   async swarmMembers(swarm: string, page?: MemberPage): Promise<string[]> {
+    if (page) checkMemberPage(page);
     const [start, stop] = page ? [page.offset, page.offset + page.limit - 1] : [0, -1];
     if (page && page.limit <= 0) return [];
     return this.call(() => this.redis.lrange(this.keys.swarm(swarm).members, start, stop), swarmSide(swarm));
   }
 
-  async swarmResults(swarm: string): Promise<unknown[]> {
+  async swarmResults(swarm: string, page?: MemberPage): Promise<unknown[]> {
     const s = this.keys.swarm(swarm);
-    const members = await this.swarmMembers(swarm);
+    const members = await this.swarmMembers(swarm, page);
     if (members.length === 0) return [];
     const results: (string | null)[] = [];
     for (let i = 0; i < members.length; i += 5000) results.push(...(await this.call(() => this.redis.hmget(s.results, ...members.slice(i, i + 5000)), swarmSide(swarm))));

@@ -13,6 +13,8 @@ import {
   Mageflow,
   SignatureLockedError,
   SignatureNotFoundError,
+  TooManyResultsError,
+  type SwarmResultsHandle,
   TaskAlreadyRunningError,
   TaskCanceledError,
   TaskFailedError,
@@ -309,6 +311,72 @@ export function describeScenarios(name: string, factory: ScenarioFactory, option
         await swarm.close();
         await swarm.runNoWait({ start: 0 });
         expect(await swarm.wait({ timeoutMs: wait })).toEqual([3, 1]);
+      }, testTimeout);
+
+      it("results: 'handle' hands the callback a small handle it reads in pages, in the order added, failures left out", async () => {
+        const { mf, rec, task } = await setup();
+        const work = task('work', ({ n }) => {
+          if (n % 4 === 3) throw new Error(`member ${n} fails`);
+          return n * 10;
+        });
+        let read: unknown[][] = [];
+        let finished = false;
+        const collect = task('collect', async (handle) => {
+          read = [];
+          for await (const page of mf.swarmResults(handle, { pageSize: 3 })) read.push(page);
+          finished = true;
+          return read.flat().length;
+        });
+        await mf.start();
+        const swarm = await mf.swarm([], { config: { maxConcurrency: 4, results: 'handle' }, success: collect });
+        // added in batches, as a large swarm is
+        for (let batch = 0; batch < 3; batch++) await swarm.addTasks(await Promise.all([0, 1, 2, 3].map((i) => mf.sign(work, { kwargs: { n: batch * 4 + i } }))));
+        await swarm.close();
+        await swarm.runNoWait({});
+        const handle = await swarm.wait({ timeoutMs: wait });
+        expect(handle).toEqual({ type: 'swarm-results', swarm: swarm.key, members: 12, results: 9 });
+        await until(() => finished, 'the swarm callback reading every page');
+        expect(rec.values('collect')).toEqual([handle]);
+        expect(read.flat()).toEqual([0, 10, 20, 40, 50, 60, 80, 90, 100]);
+        expect(read.every((page) => page.length > 0 && page.length <= 3)).toBe(true);
+        // a handle that is not one, and a swarm that is gone, are typed errors, never a short list
+        await expect(mf.swarmResults({ swarm: swarm.key } as never)[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+        const gone = mf.swarmResults({ ...(handle as SwarmResultsHandle), swarm: 'swarm:no-such-swarm' });
+        await expect(gone[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(SignatureNotFoundError);
+      }, testTimeout);
+
+      it("a 'list' swarm past maxListResults is refused with TooManyResultsError before anything is written", async () => {
+        const { mf, task } = await setup({ maxListResults: 3 });
+        const work = task('work');
+        await mf.start();
+        await expect(mf.swarm([work, work, work, work])).rejects.toBeInstanceOf(TooManyResultsError);
+        const swarm = await mf.swarm([work, work]);
+        await expect(swarm.addTasks([work, work])).rejects.toBeInstanceOf(TooManyResultsError);
+        expect((await swarm.counts()).total).toBe(2);
+        await swarm.addTask(work);
+        await swarm.close();
+        await swarm.runNoWait({});
+        expect(await swarm.wait({ timeoutMs: wait })).toEqual([{}, {}, {}]);
+        // a handle swarm has no such limit
+        const large = await mf.swarm([work, work, work, work], { config: { results: 'handle' } });
+        await large.close();
+        await large.runNoWait({});
+        expect(await large.wait({ timeoutMs: wait })).toMatchObject({ members: 4, results: 4 });
+      }, testTimeout);
+
+      it("a 'list' swarm that still grows past maxListResults (another worker's limit) fails with TOO_MANY_RESULTS, never loading them", async () => {
+        const { mf: adder, task } = await setup({ maxListResults: 10 });
+        const work = task('work');
+        const swarm = await adder.swarm([work, work, work, work]);
+        await swarm.close();
+        await adder.stop();
+        const { mf: runner } = await setup({ maxListResults: 3 });
+        runner.task(work.name, async (input: unknown) => input);
+        await runner.start();
+        await runner.runNoWait(swarm.key, {});
+        const error = await runner.waitFor(swarm.key, { timeoutMs: wait }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(TaskFailedError);
+        expect((error as TaskFailedError).details.error).toMatchObject({ code: 'TOO_MANY_RESULTS' });
       }, testTimeout);
     });
 

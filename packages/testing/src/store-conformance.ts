@@ -549,6 +549,37 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(await store.swarmMembers(swarm, { offset: 20, limit: 10 })).toEqual(members.slice(20));
         expect(await store.swarmMembers(swarm, { offset: 30, limit: 10 })).toEqual([]);
       });
+
+      it('reads a page of results by member positions: only those that succeeded, in the order added, whatever the order they ended', async () => {
+        const swarm = key('results');
+        const members = Array.from({ length: 12 }, (_, i) => key(`r${i}`));
+        await store.createRecords([record(swarm, { kind: 'swarm', status: 'active' })], { ttlSec: TTL, track: true });
+        await store.swarmAdd(swarm, members, { ttlSec: TTL });
+        await store.swarmAdd(swarm, [members[0]!], { ttlSec: TTL }); // added twice: listed (and its result read) at both positions
+        await store.swarmClaim(swarm, claim('w', 12));
+        // ends in reverse order; every third fails, r11 never ends
+        for (let i = 10; i >= 0; i--) await store.swarmFinish(swarm, members[i]!, i % 3 === 2 ? { ok: false } : { ok: true, result: { i } }, claim('w', 12));
+        const all = await store.swarmResults(swarm);
+        const pages: unknown[] = [];
+        for (let offset = 0; offset < 13; offset += 5) {
+          const page = await store.swarmResults(swarm, { offset, limit: 5 });
+          expect(page.length).toBeLessThanOrEqual(5);
+          pages.push(...page);
+        }
+        expect(pages).toEqual(all);
+        expect(await store.swarmResults(swarm, { offset: 0, limit: 5 })).toEqual([{ i: 0 }, { i: 1 }, { i: 3 }, { i: 4 }]);
+        expect(await store.swarmResults(swarm, { offset: 10, limit: 5 })).toEqual([{ i: 10 }, { i: 0 }]); // r11 has no result yet; r0 again at position 12
+        expect(await store.swarmResults(swarm, { offset: 13, limit: 5 })).toEqual([]);
+        expect(await store.swarmResults(swarm, { offset: 3, limit: 0 })).toEqual([]);
+        expect(await store.swarmResults(key('no-such-swarm'), { offset: 0, limit: 5 })).toEqual([]);
+      });
+
+      it('refuses a page that is not a whole offset and limit', async () => {
+        for (const page of [{ offset: -1, limit: 5 }, { offset: 0, limit: 1.5 }, { offset: Number.NaN, limit: 1 }]) {
+          await expect(store.swarmResults(key('s'), page)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+          await expect(store.swarmMembers(key('s'), page)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+        }
+      });
     });
 
     describe('leases', () => {

@@ -43,7 +43,7 @@ import { CorruptRecordError, InvalidArgumentError } from '../errors';
 import { ExpiringMap } from './expiring-map';
 import { GraphProgress, SwarmState } from './swarm-state';
 import { CreationIndex } from './creation-index';
-import { checkLogEntry, decodeCursor, emptyStatusCounts, encodeCursor, filterLogs, listLimits, matchesListQuery, type ListPosition } from '../observability/store-helpers';
+import { checkLogEntry, checkMemberPage, decodeCursor, emptyStatusCounts, encodeCursor, filterLogs, listLimits, matchesListQuery, type ListPosition } from '../observability/store-helpers';
 
 /** A value put under a record key by `corrupt()`: validated on each read until it is a valid record. */
 class Unchecked {
@@ -297,12 +297,16 @@ export class MemoryStore implements Store {
   }
 
   async swarmMembers(swarm: string, page?: MemberPage): Promise<string[]> {
+    if (page) checkMemberPage(page);
     const members = this.swarms.get(swarm)?.members ?? [];
     return page ? members.slice(page.offset, page.offset + page.limit) : [...members];
   }
 
-  async swarmResults(swarm: string): Promise<unknown[]> {
-    return copyPlain(this.swarms.get(swarm)?.successfulResults() ?? []);
+  async swarmResults(swarm: string, page?: MemberPage): Promise<unknown[]> {
+    if (page) checkMemberPage(page);
+    const state = this.swarms.get(swarm);
+    if (!state || page?.limit === 0) return [];
+    return copyPlain(page ? state.successfulResults(page.offset, page.offset + page.limit) : state.successfulResults());
   }
 
   // --- graphs ----------------------------------------------------------------

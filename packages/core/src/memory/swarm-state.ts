@@ -154,9 +154,10 @@ export class SwarmState {
   }
 
   /** Results of the members that succeeded, in the order added. */
-  successfulResults(): unknown[] {
+  /** Results of the members that succeeded, in the order added; `from`, `to`: only those listed at these positions (to excluded). */
+  successfulResults(from = 0, to = this.members.length): unknown[] {
     const out: unknown[] = [];
-    for (const member of this.members) {
+    for (const member of this.members.slice(from, to)) {
       const position = this.positions.get(member)!;
       if (this.flags[position]! & SUCCEEDED) out.push(this.results[position]);
     }

@@ -33,6 +33,12 @@ export const SwarmConfigSchema = Type.Object({
   maxTaskAllowed: Type.Optional(Type.Integer({ minimum: 1 })),
   /** the priority of members added without one. Default medium. */
   defaultPriority: Type.Optional(PrioritySchema),
+  /**
+   * What its success callbacks receive: 'list' (the default) every result in one list,
+   * at most `config.maxListResults` members; 'handle' a small `SwarmResultsHandle` the
+   * callback reads a page at a time with `mf.swarmResults(handle)`, for swarms of any size.
+   */
+  results: Type.Optional(Type.Union([Type.Literal('list'), Type.Literal('handle')])),
 });
 export type SwarmConfig = Static<typeof SwarmConfigSchema>;
 

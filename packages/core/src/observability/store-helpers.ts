@@ -6,7 +6,15 @@
 import { InvalidArgumentError } from '../errors';
 import type { SignatureRecord } from '../model/record';
 import { STATUSES, type Status } from '../model/status';
-import { LOG_MESSAGE_MAX, type ListQuery, type LogEntry, type LogQuery } from '../ports/store';
+import { LOG_MESSAGE_MAX, type ListQuery, type LogEntry, type LogQuery, type MemberPage } from '../ports/store';
+
+/** A page of a swarm's members or results must have a whole offset and limit of 0 or more (InvalidArgumentError). */
+export function checkMemberPage(page: MemberPage): void {
+  const whole = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+  if (typeof page !== 'object' || page === null || !whole(page.offset) || !whole(page.limit)) {
+    throw new InvalidArgumentError(`a page of members needs a whole offset and limit of 0 or more, got ${JSON.stringify(page)}`);
+  }
+}
 
 /** Default page size and scan budget of a listing. */
 export const LIST_LIMIT = 50;

@@ -349,8 +349,13 @@ export interface Store {
   swarmDrainQueue(swarm: string): Promise<string[]>;
   /** Every member ever added, in the order added; with a page, only those (a large swarm is read in pages). */
   swarmMembers(swarm: string, page?: MemberPage): Promise<string[]>;
-  /** Results of the members that succeeded, in the order the members were added. */
-  swarmResults(swarm: string): Promise<unknown[]>;
+  /**
+   * Results of the members that succeeded, in the order the members were added. With a
+   * page: only those of the members listed at the page's positions (as `swarmMembers`
+   * pages them), so a page holds at most `limit` results, fewer when some of those
+   * members failed or have not ended; a large swarm's results are read a page at a time.
+   */
+  swarmResults(swarm: string, page?: MemberPage): Promise<unknown[]>;
 
   // --- graphs ---------------------------------------------------------------
   // A graph keeps its nodes in swarm state (`swarmAdd` queues its entry nodes; nodes that

@@ -17,6 +17,7 @@ import { containerMessage } from './message';
 import { sendMembers } from './dispatch';
 import type { Runtime } from './runtime';
 import { settle } from './settle';
+import { listsResults, resultsHandle, tooManyResults } from './swarm-results';
 
 /** How a member ended, as its container hears it. */
 export type MemberOutcome = { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
@@ -280,9 +281,23 @@ export async function checkContainerEnd(rt: Runtime, container: SignatureRecord,
     if (current.status === 'done' || current.status === 'failed') await settle(rt, current); // a crash cut it short
     return;
   }
-  const result = current.kind === 'chain' ? await chainResult(rt, current) : await rt.store.swarmResults(current.key);
+  const result = current.kind === 'chain' ? await chainResult(rt, current) : await swarmResult(rt, current, counts);
+  if (result === TOO_MANY) {
+    const failed = await rt.apply(current.key, 'fail', { caller: 'runtime', known: current, set: () => ({ error: tooManyResults(counts, rt.config.maxListResults) }) });
+    if (failed.changed) await settle(rt, failed.record);
+    return;
+  }
   const ended = await rt.apply(current.key, 'succeed', { caller: 'runtime', known: current, set: () => ({ result: { value: result } }) });
   if (ended.changed) await settle(rt, ended.record);
+}
+
+const TOO_MANY = Symbol('too many results');
+
+/** What a finished swarm hands on: its result list, or a handle to read it in pages (see swarm-results.ts). */
+async function swarmResult(rt: Runtime, swarm: SignatureRecord, counts: SwarmCounts): Promise<unknown> {
+  if (!listsResults(swarm)) return resultsHandle(swarm.key, counts);
+  if (counts.done > rt.config.maxListResults) return TOO_MANY; // never loaded: it would not fit
+  return rt.store.swarmResults(swarm.key);
 }
 
 function swarmFailure(failed: number, limit: number): ErrorInfo {
