@@ -99,17 +99,28 @@ afterAll(async () => {
   for (const schema of pooledSchemas.splice(0)) await dropSchema(schema);
 });
 
-/** Like `storeIn`, in a migrated schema of this file's pool; `cleanup` empties it and hands it back. */
-export function pooledStore(label: string, options: PostgresStoreOptions = {}) {
+/** A schema for a store: a migrated one this file has finished with, or a new one. */
+export function pooledSchema(label: string): string {
   let schema = idleSchemas.pop();
   if (!schema) pooledSchemas.push((schema = uniqueSchema(label)));
+  return schema;
+}
+
+/** Empties a schema from `pooledSchema` (its store closed) and hands it back for the next store. */
+export async function releaseSchema(schema: string): Promise<void> {
+  await emptySchema(schema);
+  idleSchemas.push(schema);
+}
+
+/** Like `storeIn`, in a schema of this file's pool; `cleanup` empties it and hands it back. */
+export function pooledStore(label: string, options: PostgresStoreOptions = {}) {
+  const schema = pooledSchema(label);
   const h = storeIn(schema, options);
   return {
     ...h,
     async cleanup() {
       await h.store.close();
-      await emptySchema(schema);
-      idleSchemas.push(schema);
+      await releaseSchema(schema);
     },
   };
 }

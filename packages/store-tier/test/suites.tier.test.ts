@@ -7,28 +7,28 @@
  */
 import { InProcessEngine } from '@mageflow/core';
 import { describeFaultTolerance, describeScenarios, describeStoreConformance } from '@mageflow/testing';
-import { servicesOrSkip, tierIn, uniqueSchema } from './tier';
+import { pooledTier, servicesOrSkip } from './tier';
 
 const available = servicesOrSkip();
 const suite = available ? describe : describe.skip;
 
 suite('on the tier (Redis over PostgreSQL)', () => {
   describeStoreConformance('tier', () => {
-    const h = tierIn(uniqueSchema('tconf'));
+    const h = pooledTier('tconf');
     return { store: h.store, cleanup: h.cleanup, corrupt: h.corrupt, ttl: h.recordTtl };
   });
 
   describeScenarios('tier + in-process', async () => {
-    const h = tierIn(uniqueSchema('tsc'));
+    const h = pooledTier('tsc');
     return { store: h.store, engine: () => new InProcessEngine(), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, corrupt: h.corrupt, cleanup: h.cleanup };
   });
 
-  const stores: ReturnType<typeof tierIn>[] = [];
+  const stores: ReturnType<typeof pooledTier>[] = [];
   describeFaultTolerance(
     'tier + in-process',
     async () => ({
       store: async () => {
-        const h = tierIn(uniqueSchema('tft'));
+        const h = pooledTier('tft');
         stores.push(h);
         return h.store;
       },

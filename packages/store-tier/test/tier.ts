@@ -3,7 +3,7 @@
  * its own per store, dropped afterwards) and the Redis of the store-redis tests (a key
  * prefix of its own per store, deleted afterwards), so test files share both servers.
  */
-import { DATABASE_URL, dropSchema, postgresOrSkip, uniqueSchema } from '../../store-postgres/test/postgres';
+import { DATABASE_URL, dropSchema, pooledSchema, postgresOrSkip, releaseSchema, uniqueSchema } from '../../store-postgres/test/postgres';
 import { spawnSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import { TierStore, type TierStoreOptions } from '../src';
@@ -45,7 +45,7 @@ export async function scan(redis: Redis, pattern: string): Promise<string[]> {
 }
 
 /** A tier in a schema and under a prefix of its own, with what tests need to inspect and clean it. */
-export function tierIn(schema: string, options: Omit<TierStoreOptions, 'postgres'> = {}) {
+export function tierIn(schema: string, options: Omit<TierStoreOptions, 'postgres'> = {}, disposeSchema: (schema: string) => Promise<void> = dropSchema) {
   const prefix = `mftier-${schema}`;
   const store = new TierStore({
     ...options,
@@ -115,7 +115,12 @@ export function tierIn(schema: string, options: Omit<TierStoreOptions, 'postgres
       const keys = await scan(redis, `${prefix}:*`).catch(() => [] as string[]);
       for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
       await store.close();
-      await dropSchema(schema);
+      await disposeSchema(schema);
     },
   };
+}
+
+/** Like `tierIn`, in a migrated schema of this file's pool (see store-postgres's tests), emptied and handed back by `cleanup`. */
+export function pooledTier(label: string) {
+  return tierIn(pooledSchema(label), {}, releaseSchema);
 }
