@@ -4,7 +4,7 @@
  */
 import { describeScenarios, uniqueId } from '@mageflow/testing';
 import { HatchetEngine } from '../src';
-import { postgresOrSkip, storeIn, uniqueSchema } from '../../store-postgres/test/postgres';
+import { pooledStore, postgresOrSkip } from '../../store-postgres/test/postgres';
 import { hatchetOrSkip } from './hatchet';
 
 const available = hatchetOrSkip() && postgresOrSkip();
@@ -14,7 +14,7 @@ suite('on PostgreSQL and Hatchet', () => {
   describeScenarios(
     'postgres + hatchet',
     async () => {
-      const h = storeIn(uniqueSchema('hatchet'));
+      const h = pooledStore('hatchet');
       return { store: h.store, engine: () => new HatchetEngine({ workerName: uniqueId('pg') }), keysWithTtl: h.keysWithTtl, recordTtl: h.recordTtl, auditKey: h.auditKey, corrupt: h.corrupt, cleanup: h.cleanup };
     },
     { timeoutMs: 60_000 },
