@@ -18,7 +18,9 @@
  * in `P:w:K` until its deadline (the longest a PostgreSQL step it sent can still
  * commit): until then K is not cached, after it every fill reads what committed.
  * A Redis that loses its data loses entries, writers and tickets together: reads
- * miss, fills in flight find no ticket, and nothing stale can come back.
+ * miss and fills in flight find no ticket. A write in flight meanwhile lost its guard, so
+ * a reader could fill what it read before that write committed: the writer's release
+ * drops the entries and tickets again, so that entry lives only until the release.
  */
 import type { Redis } from 'ioredis';
 
@@ -92,9 +94,17 @@ end
 return 0
 `;
 
-/** After a write: the writer is no longer in flight. KEYS: writers per record; ARGV: writer token. */
+/**
+ * After a write: the writer is no longer in flight, and the entries and fill tickets go
+ * again. Dropping them twice closes the window a loss of Redis's data opens mid-write (the
+ * guard is lost with it, so a reader could fill what it read before the write committed).
+ * KEYS: (entry, writers, tickets) per record; ARGV: writer token.
+ */
 const RELEASE = `
-for i = 1, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+for i = 1, #KEYS, 3 do
+  redis.call('HDEL', KEYS[i + 1], ARGV[1])
+  redis.call('DEL', KEYS[i], KEYS[i + 2])
+end
 return 0
 `;
 
@@ -180,7 +190,7 @@ export class RecordCache {
   async release(keys: readonly string[], token: string): Promise<void> {
     for (let i = 0; i < keys.length; i += BATCH) {
       const batch = keys.slice(i, i + BATCH);
-      await this.redis.mfTierRelease(batch.length, ...batch.map((k) => this.writersKey(k)), token);
+      await this.redis.mfTierRelease(batch.length * 3, ...this.triples(batch), token);
     }
   }
 }
