@@ -39,16 +39,26 @@ export function storeIn(schema: string, options: PostgresStoreOptions = {}) {
   // Few connections, closed soon after use: the fault suite makes a store per injected
   // failure and closes them only at its end, and the server's max_connections is shared.
   const store = new PostgresStore({ connectionString: DATABASE_URL, schema, poolOptions: { max: 4, idleTimeoutMillis: 500 }, ...options });
-  const S = `"${schema}"`;
-  const admin = () => store.pool;
   return {
     store,
     schema,
+    ...inspectSchema(store.pool, schema, () => store.migrate()),
+    async cleanup() {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+}
+
+/** What the shared suites inspect of a store's schema, read straight from its tables (`migrate` first). */
+export function inspectSchema(pool: pg.Pool, schema: string, migrate: () => Promise<void>) {
+  const S = `"${schema}"`;
+  return {
     /** every live row the store keeps, named `rec:`, `swarm:`, `lock:`, `worker:` or `pg:audit:` + its key, with seconds left to live
      * (audit rows are named with `:audit:` inside, as the shared suites recognise audit keys that outlive what they describe). */
     async keysWithTtl(): Promise<Map<string, number>> {
-      await store.migrate();
-      const { rows } = await admin().query<{ name: string; ttl: number }>(
+      await migrate();
+      const { rows } = await pool.query<{ name: string; ttl: number }>(
         `SELECT name, round(extract(epoch FROM expires_at - now()))::integer AS ttl FROM (
            SELECT 'rec:' || key AS name, expires_at FROM ${S}.record
            UNION ALL SELECT 'swarm:' || key, expires_at FROM ${S}.swarm
@@ -62,27 +72,23 @@ export function storeIn(schema: string, options: PostgresStoreOptions = {}) {
     auditKey: (key: string) => `pg:audit:${key}`,
     /** a raw body under a record key: the fields encoded as the store keeps them, or garbage. */
     async corrupt(key: string, fields?: Record<string, unknown>): Promise<void> {
-      await store.migrate();
+      await migrate();
       const body = fields ? Object.fromEntries(Object.entries(fields).map(([f, v]) => [f, JSON.stringify(v)])) : { kind: '"nonsense"', kwargs: '{not json' };
-      await admin().query(
+      await pool.query(
         `INSERT INTO ${S}.record (key, body, expires_at) VALUES ($1, $2::jsonb, now() + interval '1 hour')
          ON CONFLICT (key) DO UPDATE SET body = excluded.body`,
         [key, JSON.stringify(body)],
       );
     },
     async recordTtl(key: string): Promise<number | undefined> {
-      await store.migrate();
-      const { rows } = await admin().query<{ ttl: number | null }>(
+      await migrate();
+      const { rows } = await pool.query<{ ttl: number | null }>(
         `SELECT round(extract(epoch FROM max(expires_at) - now()))::integer AS ttl FROM (
            SELECT expires_at FROM ${S}.record WHERE key = $1 UNION ALL SELECT expires_at FROM ${S}.swarm WHERE key = $1
          ) x WHERE expires_at > now()`,
         [key],
       );
       return rows[0]?.ttl ?? undefined;
-    },
-    async cleanup() {
-      await store.close();
-      await dropSchema(schema);
     },
   };
 }

@@ -3,7 +3,7 @@
  * its own per store, dropped afterwards) and the Redis of the store-redis tests (a key
  * prefix of its own per store, deleted afterwards), so test files share both servers.
  */
-import { DATABASE_URL, dropSchema, pooledSchema, postgresOrSkip, releaseSchema, uniqueSchema } from '../../store-postgres/test/postgres';
+import { DATABASE_URL, dropSchema, inspectSchema, pooledSchema, postgresOrSkip, releaseSchema, uniqueSchema } from '../../store-postgres/test/postgres';
 import { spawnSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import { TierStore, type TierStoreOptions } from '../src';
@@ -53,9 +53,8 @@ export function tierIn(schema: string, options: Omit<TierStoreOptions, 'postgres
     postgres: { connectionString: DATABASE_URL, schema, poolOptions: { max: 4, idleTimeoutMillis: 500 }, commandTimeoutMs: 30_000 },
     redis: { url: REDIS_URL, prefix, ...options.redis },
   });
-  const S = `"${schema}"`;
   const redis = store.cache.redis;
-  const pool = store.postgres.pool;
+  const tables = inspectSchema(store.postgres.pool, schema, () => store.migrate());
   return {
     store,
     schema,
@@ -72,44 +71,15 @@ export function tierIn(schema: string, options: Omit<TierStoreOptions, 'postgres
       for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
       return keys.length;
     },
-    /** every live PostgreSQL row, named as the store-postgres tests name them, with seconds left to live. */
-    async keysWithTtl(): Promise<Map<string, number>> {
-      await store.migrate();
-      const { rows } = await pool.query<{ name: string; ttl: number }>(
-        `SELECT name, round(extract(epoch FROM expires_at - now()))::integer AS ttl FROM (
-           SELECT 'rec:' || key AS name, expires_at FROM ${S}.record
-           UNION ALL SELECT 'swarm:' || key, expires_at FROM ${S}.swarm
-           UNION ALL SELECT 'lock:' || key, expires_at FROM ${S}.lock
-           UNION ALL SELECT 'worker:' || worker, expires_at FROM ${S}.worker
-           UNION ALL SELECT 'pg:audit:' || key, max(expires_at) FROM ${S}.audit GROUP BY key
-         ) x WHERE expires_at > now()`,
-      );
-      return new Map(rows.map((r) => [r.name, r.ttl]));
-    },
-    auditKey: (key: string) => `pg:audit:${key}`,
+    /** the PostgreSQL rows, as the store-postgres tests inspect them. */
+    ...tables,
     /**
      * A raw body under a record key in PostgreSQL, as the store keeps it, or garbage. A
      * write that bypasses the tier drops the key's cache entry itself (the tier cannot see it).
      */
     async corrupt(key: string, fields?: Record<string, unknown>): Promise<void> {
-      await store.migrate();
-      const body = fields ? Object.fromEntries(Object.entries(fields).map(([f, v]) => [f, JSON.stringify(v)])) : { kind: '"nonsense"', kwargs: '{not json' };
-      await pool.query(
-        `INSERT INTO ${S}.record (key, body, expires_at) VALUES ($1, $2::jsonb, now() + interval '1 hour')
-         ON CONFLICT (key) DO UPDATE SET body = excluded.body`,
-        [key, JSON.stringify(body)],
-      );
+      await tables.corrupt(key, fields);
       await redis.del(store.cache.entryKey(key));
-    },
-    async recordTtl(key: string): Promise<number | undefined> {
-      await store.migrate();
-      const { rows } = await pool.query<{ ttl: number | null }>(
-        `SELECT round(extract(epoch FROM max(expires_at) - now()))::integer AS ttl FROM (
-           SELECT expires_at FROM ${S}.record WHERE key = $1 UNION ALL SELECT expires_at FROM ${S}.swarm WHERE key = $1
-         ) x WHERE expires_at > now()`,
-        [key],
-      );
-      return rows[0]?.ttl ?? undefined;
     },
     async cleanup() {
       const keys = await scan(redis, `${prefix}:*`).catch(() => [] as string[]);
