@@ -113,7 +113,11 @@ function checkTarball(name, tarball) {
   if (pkg.license !== 'MIT') problem(`${where}: license is ${pkg.license}`);
   if (pkg.repository?.url !== 'git+https://github.com/mageflow/mageflow-ts.git' || pkg.repository?.directory !== `packages/${name}`) problem(`${where}: repository is ${JSON.stringify(pkg.repository)}`);
   if (!pkg.homepage || !Array.isArray(pkg.keywords) || pkg.keywords.length === 0) problem(`${where}: homepage or keywords missing`);
-  if (pkg.sideEffects !== false || JSON.stringify(pkg.files) !== '["dist"]') problem(`${where}: sideEffects/files are not the house style`);
+  // files: dist, and for each subpath export a folder holding the package.json that points
+  // node10 resolution into dist (e.g. @mageflow/testing/race-worker)
+  const subpaths = Object.keys(pkg.exports ?? {}).filter((k) => k !== '.' && k !== './package.json').map((k) => k.slice(2));
+  if (pkg.sideEffects !== false || JSON.stringify(pkg.files) !== JSON.stringify(['dist', ...subpaths])) problem(`${where}: sideEffects/files are not the house style`);
+  for (const sub of subpaths) if (!existsSync(join(pkgDir, sub, 'package.json'))) problem(`${where}: ${sub}/package.json (the subpath for node10 resolution) is missing`);
   if (pkg.exports?.['./package.json'] !== './package.json') problem(`${where}: ./package.json is not exported`);
   const dist = (f) => readFileSync(join(pkgDir, 'dist', f), 'utf8');
   if (name === 'core') {
