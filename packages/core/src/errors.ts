@@ -178,3 +178,17 @@ function safeJson(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * A server's URL as error messages name it: its password masked, and a URL that does
+ * not parse (which may hold a password anywhere) not repeated at all. For stores.
+ */
+export function redactUrl(url: string, server: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return `a ${server} URL that does not parse`;
+  }
+}

@@ -50,6 +50,7 @@ import {
   LOG_CAP,
   matchesListQuery,
   STATUSES,
+  redactUrl,
 } from '@mageflow/core';
 import { decodeRecord, decodeTimelineEntry, decodeValue, encodeFields, encodeStatuses, listArgs, readableRecord, updateArgs, wholeSeconds, type EncodedEntry } from './codec';
 import { FeedListener } from './feed';
@@ -150,7 +151,7 @@ export class PostgresStore implements Store {
     this.gate = new SwarmGate(inFlight);
     this.ownsPool = !options.pool;
     const url = options.connectionString ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    this.where = options.pool ? 'the pool handed to PostgresStore' : redactUrl(url);
+    this.where = options.pool ? 'the pool handed to PostgresStore' : redactUrl(url, 'PostgreSQL');
     this.pool =
       options.pool ??
       new pg.Pool({
@@ -710,15 +711,6 @@ function safeParse(text: string): unknown {
   }
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'a PostgreSQL URL that does not parse';
-  }
-}
 
 /** The claim's arguments to the claim steps (see migrations.ts, claim_step), from `max_running` to `begin_set`. */
 function claimArgs(options: ClaimOptions): unknown[] {

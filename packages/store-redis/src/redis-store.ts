@@ -50,6 +50,7 @@ import {
   type SwarmAddResult,
   type SwarmCounts,
   type UpdateResult,
+  redactUrl,
 } from '@mageflow/core';
 import { KeySpace } from './keys';
 import { withScripts, type Scripts } from './scripts';
@@ -106,7 +107,7 @@ export class RedisStore implements Store {
         commandTimeout: timeout,
         ...options.redisOptions,
       });
-    this.where = options.client ? 'the Redis client handed to RedisStore' : redactUrl(url);
+    this.where = options.client ? 'the Redis client handed to RedisStore' : redactUrl(url, 'Redis');
     // Connection errors surface as StoreUnavailableError on the calls that meet them;
     // without a listener ioredis would print "Unhandled error event" on every retry.
     client.on('error', (error: Error) => (this.lastConnectionError = error));
@@ -557,15 +558,6 @@ function swarmSide(swarm: string): string {
   return `${swarm} (its swarm state: members, counters or results)`;
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
 
 /** update-record's arguments (ARGV[1..7]) for an update of `key`. */
 function updateArgs(key: string, update: RecordUpdate): (string | number)[] {

@@ -24,6 +24,7 @@ import {
   type RecordUpdate,
   type SignatureRecord,
   type Store,
+  redactUrl,
 } from '@mageflow/core';
 import { decodeRecord, PostgresStore, type PostgresStoreOptions } from '@mageflow/store-postgres';
 import { RecordCache } from './record-cache';
@@ -99,7 +100,7 @@ export class TierStore implements Store {
     this.cacheTtlMs = cacheTtlMs;
     this.guardMs = guardMs;
     const url = r.url ?? 'redis://127.0.0.1:6379';
-    this.where = r.client ? 'the Redis client handed to TierStore' : redactUrl(url);
+    this.where = r.client ? 'the Redis client handed to TierStore' : redactUrl(url, 'Redis');
     // A command in flight when the connection drops is not sent again: a guard sent
     // twice is harmless, but the step then fails (the write was not sent) rather than wait.
     const client =
@@ -331,12 +332,3 @@ function token(): string {
   return randomBytes(9).toString('base64url');
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'a Redis URL that does not parse';
-  }
-}
