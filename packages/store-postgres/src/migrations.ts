@@ -24,6 +24,7 @@ export interface Migration {
 }
 
 import { OBSERVABILITY_AND_GRAPHS } from './migration-2';
+import { CLAIM_CURSOR } from './migration-3';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -477,4 +478,5 @@ END $$;
 `,
   },
   OBSERVABILITY_AND_GRAPHS,
+  CLAIM_CURSOR,
 ];
