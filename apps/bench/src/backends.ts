@@ -9,8 +9,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { HatchetClient } from '@hatchet-dev/typescript-sdk';
 import { InProcessEngine, MemoryStore, type Engine, type Store } from '@mageflow/core';
+import type { PostgresStore } from '@mageflow/store-postgres';
 import type { RedisStore } from '@mageflow/store-redis';
-import { DATABASE_URL, dropPrefix, dropSchema, postgresUnavailable, REDIS_URL, redisCommands, redisUnavailable } from './util.js';
+import { countPrefix, DATABASE_URL, dropPrefix, dropSchema, postgresUnavailable, REDIS_URL, redisCommands, redisUnavailable } from './util.js';
 
 export interface Sizes {
   /** swarm sizes, smallest first. */
@@ -38,6 +39,8 @@ export interface Storage {
   rows(): Promise<number>;
   /** deletes every expired row now; the rows deleted. */
   cleanup(): Promise<number>;
+  /** keys a cache in front of the database still holds (the tier's Redis). */
+  cacheKeys?(): Promise<number>;
 }
 
 export interface Backend {
@@ -48,7 +51,7 @@ export interface Backend {
   connect(): Promise<Connected>;
   /**
    * Runs the opt-in swarm-1M workload (`--million`): a durable store whose `connect()`
-   * gives `storage`. PostgreSQL now; a tiered store's backend sets it too.
+   * gives `storage`: PostgreSQL and the tier.
    */
   million?: boolean;
 }
@@ -85,29 +88,36 @@ async function redisStore(): Promise<{ redis: RedisStore; store: Store; calls: (
   };
 }
 
+/** --async-commit (the parent passes it on in the environment): PostgreSQL with durableCommits: false. */
+const durableCommits = () => process.env.MAGEFLOW_BENCH_ASYNC_COMMIT !== '1';
+
+/** What a PostgreSQL store's schema takes on disk, and its TTL cleanup run to the end. */
+function postgresStorage(postgres: PostgresStore): Storage {
+  const schema = postgres.schema;
+  const one = async (sql: string) => Number((await postgres.pool.query(sql, [schema])).rows[0].n);
+  const tables = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`;
+  return {
+    sizeBytes: () => one(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n ${tables}`),
+    rows: async () => {
+      const names = (await postgres.pool.query<{ relname: string }>(`SELECT c.relname ${tables}`, [schema])).rows.map((r) => r.relname);
+      let n = 0;
+      for (const name of names) n += Number((await postgres.pool.query(`SELECT count(*) AS n FROM "${schema}"."${name}"`)).rows[0].n);
+      return n;
+    },
+    cleanup: () => postgres.cleanup(1_000_000),
+  };
+}
+
 /** A PostgreSQL store in a schema of this process's own, dropped at the end. */
 async function postgresStore(): Promise<{ store: Store; calls: () => number; storage: Storage; drop(): Promise<void> }> {
   const { PostgresStore } = await import('@mageflow/store-postgres');
   const schema = `mageflow_bench_${process.pid}`;
-  // --async-commit (the parent passes it on in the environment): the store's durableCommits: false
-  const durableCommits = process.env.MAGEFLOW_BENCH_ASYNC_COMMIT !== '1';
-  const postgres = new PostgresStore({ connectionString: DATABASE_URL, schema, durableCommits, cleanupBatch: 20_000, poolOptions: { max: 20 } });
+  const postgres = new PostgresStore({ connectionString: DATABASE_URL, schema, durableCommits: durableCommits(), cleanupBatch: 20_000, poolOptions: { max: 20 } });
   const { store, calls } = countCalls(postgres);
-  const one = async (sql: string) => Number((await postgres.pool.query(sql, [schema])).rows[0].n);
-  const tables = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`;
   return {
     store,
     calls,
-    storage: {
-      sizeBytes: () => one(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n ${tables}`),
-      rows: async () => {
-        const names = (await postgres.pool.query<{ relname: string }>(`SELECT c.relname ${tables}`, [schema])).rows.map((r) => r.relname);
-        let n = 0;
-        for (const name of names) n += Number((await postgres.pool.query(`SELECT count(*) AS n FROM "${schema}"."${name}"`)).rows[0].n);
-        return n;
-      },
-      cleanup: () => postgres.cleanup(1_000_000),
-    },
+    storage: postgresStorage(postgres),
     async drop() {
       await postgres.close();
       await dropSchema(schema);
@@ -116,15 +126,20 @@ async function postgresStore(): Promise<{ store: Store; calls: () => number; sto
 }
 
 /** The tier (Redis over PostgreSQL) in a schema and under a Redis prefix of this process's own, both dropped at the end. */
-async function tierStore(): Promise<{ store: Store; calls: () => number; stats: () => Record<string, number>; drop(): Promise<void> }> {
+async function tierStore(): Promise<{ store: Store; calls: () => number; storage: Storage; stats: () => Record<string, number>; drop(): Promise<void> }> {
   const { TierStore } = await import('@mageflow/store-tier');
   const schema = `mageflow_bench_tier_${process.pid}`;
   const prefix = `mageflow-bench-tier-${process.pid}`;
-  const tier = new TierStore({ postgres: { connectionString: DATABASE_URL, schema, poolOptions: { max: 20 } }, redis: { url: REDIS_URL, prefix } });
+  const tier = new TierStore({
+    postgres: { connectionString: DATABASE_URL, schema, durableCommits: durableCommits(), cleanupBatch: 20_000, poolOptions: { max: 20 } },
+    redis: { url: REDIS_URL, prefix },
+  });
   const { store, calls } = countCalls(tier);
   return {
     store,
     calls,
+    // the tier keeps every record in PostgreSQL; Redis holds only live records, each on a TTL
+    storage: { ...postgresStorage(tier.postgres), cacheKeys: () => countPrefix(tier.cache.redis, prefix) },
     stats: () => ({ ...tier.stats }),
     async drop() {
       await dropPrefix(tier.cache.redis, prefix);
@@ -190,6 +205,7 @@ export const BACKENDS: Backend[] = [
   {
     name: 'tier+in-process',
     sizes: { swarm: [10_000, 100_000], chain: [100, 1000, 10_000], create: 10_000 },
+    million: true,
     async unavailable() {
       return (await postgresUnavailable()) ?? (await redisUnavailable());
     },
@@ -199,6 +215,7 @@ export const BACKENDS: Backend[] = [
         store: t.store,
         engine: new InProcessEngine({ slots: 128 }),
         commands: async () => ({ calls: t.calls() }),
+        storage: t.storage,
         close: t.drop,
       };
     },

@@ -83,7 +83,7 @@ async function child(job: Job) {
     figures = await run(backend, job.size);
   }
   const peakRssMb = round(process.resourceUsage().maxRSS / 1024);
-  const commits: Figures = job.backend?.startsWith('postgres') ? { durableCommits: process.env.MAGEFLOW_BENCH_ASYNC_COMMIT !== '1' } : {};
+  const commits: Figures = job.backend?.startsWith('postgres') || job.backend?.startsWith('tier') ? { durableCommits: process.env.MAGEFLOW_BENCH_ASYNC_COMMIT !== '1' } : {};
   const line = { workload: nameOf(job), backend: job.side === 'bullmq' ? 'bullmq' : job.backend!, ...figures, ...commits, peakRssMb, loadAvg };
   if (process.send) process.send(line);
   else print(line); // run by hand: node dist/bench.js --child '{"side":"mageflow","kind":"chain","size":100,"backend":"memory+in-process"}'
@@ -100,7 +100,9 @@ function print(line: object) {
 /** Runs one job in a fresh child process and prints its line. */
 async function runChild(job: Job, extra: Figures = {}): Promise<Figures> {
   const line = await new Promise<Figures>((resolve) => {
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(job)], { stdio: 'inherit' });
+    // swarm-1M samples its heap after a full collection (what it holds, not garbage not yet collected)
+    const execArgv = job.kind === 'million' ? [...process.execArgv, '--expose-gc'] : process.execArgv;
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(job)], { stdio: 'inherit', execArgv });
     let result: Figures | undefined;
     const timer = setTimeout(() => proc.kill('SIGKILL'), (job.kind === 'million' ? MILLION_WAIT_MS : WAIT_MS) + 120_000);
     proc.on('message', (m) => (result = m as Figures));

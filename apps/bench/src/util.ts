@@ -57,6 +57,18 @@ export async function dropPrefix(redis: KeyScanner, prefix: string): Promise<voi
   } while (cursor !== '0');
 }
 
+/** How many keys start with `prefix:`. */
+export async function countPrefix(redis: KeyScanner, prefix: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
+}
+
 /** Why PostgreSQL cannot be used, or undefined when it answers. */
 export async function postgresUnavailable(): Promise<string | undefined> {
   const { default: pg } = await import('pg');
