@@ -81,12 +81,21 @@ describe('the client', () => {
   });
 
   it('staggers a task start and extends its timeout by the stagger', async () => {
+    // the stagger drawn near its top (396 of 400 ms): past the 300 ms timeout unless the timeout is
+    // extended by it, with 300 ms to spare for a loaded machine
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.99);
     const mf = new Mageflow();
-    let ctx: TaskContext | undefined;
-    mf.task('late', staggerExecution(40)(withCtx(async (_: unknown, c: TaskContext) => ((ctx = c), 'ok'))), { timeoutMs: 10 });
-    expect(await mf.sign('late').then((s) => s.run({}))).toBe('ok');
-    expect(ctx?.attempt).toBe(1);
-    await mf.close();
+    try {
+      let ctx: TaskContext | undefined;
+      mf.task('late', staggerExecution(400)(withCtx(async (_: unknown, c: TaskContext) => ((ctx = c), 'ok'))), { timeoutMs: 300 });
+      const started = Date.now();
+      expect(await mf.sign('late').then((s) => s.run({}))).toBe('ok');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+      expect(ctx?.attempt).toBe(1);
+    } finally {
+      random.mockRestore();
+      await mf.close();
+    }
   });
 
   it('a signature refused by a swarm (racing for its last place) is left as it was', async () => {
