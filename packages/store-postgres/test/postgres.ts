@@ -100,10 +100,11 @@ export function inspectSchema(pool: pg.Pool, schema: string, migrate: () => Prom
  */
 const idleSchemas: string[] = [];
 const pooledSchemas: string[] = [];
+// dropping a file's schemas takes about 0.4 s each, more on a loaded machine: past jest's 5 s hook default
 afterAll(async () => {
   idleSchemas.length = 0;
   for (const schema of pooledSchemas.splice(0)) await dropSchema(schema);
-});
+}, 120_000);
 
 /** A schema for a store: a migrated one this file has finished with, or a new one. */
 export function pooledSchema(label: string): string {
