@@ -268,30 +268,36 @@ export function describeHardening({ setup, until, env, wait, testTimeout }: Scen
       const onOk = task('on-ok');
       const slow = task('slow', async () => (await delay(300), 'slow done'));
       await mf.start();
-      // each run's callback is let finish before the removal: a callback still running when
-      // its signature is removed is itself removed while running, and is not run again
-      const ran = (n: number) => until(() => rec.count('on-ok') === n, `${n} success callbacks`);
+      // each run's callback is let end before the removal: a callback still running when its
+      // signature is removed is itself removed while running, and is not run again. Its body
+      // having run is not enough: its end is stored after, later still on a loaded machine.
+      const ran = (n: number, of: { key: string }) =>
+        until(async () => {
+          if (rec.count('on-ok') !== n) return false;
+          const [callback] = (await mf.load(of.key))!.successCallbacks;
+          return (await mf.load(callback!))?.status === 'done';
+        }, `${n} success callbacks, the last one ended`);
       const single = await mf.sign(step, { successCallbacks: [onOk] });
       expect(await single.run(1, { timeoutMs: wait })).toBe(2);
-      await ran(1);
+      await ran(1, single);
       await single.remove();
       expect(await single.run(10, { timeoutMs: wait })).toBe(11);
-      await ran(2);
+      await ran(2, single);
       const chain = await mf.chain([step, step, step], { success: onOk });
       expect(await chain.run(0, { timeoutMs: wait })).toBe(3);
-      await ran(3);
+      await ran(3, chain);
       await chain.remove();
       expect(await chain.run(100, { timeoutMs: wait })).toBe(103);
-      await ran(4);
+      await ran(4, chain);
       const members = await Promise.all([1, 2, 3].map((i) => mf.sign(member, { kwargs: { i } })));
       const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: onOk });
       await swarm.close();
       expect(await swarm.run({}, { timeoutMs: wait })).toEqual([10, 20, 30]);
-      await ran(5);
+      await ran(5, swarm);
       await swarm.remove();
       expect(await swarm.run({}, { timeoutMs: wait })).toEqual([10, 20, 30]);
       expect(await swarm.counts()).toMatchObject({ total: 3, done: 3, failed: 0, queued: 0, running: 0 });
-      await ran(6);
+      await ran(6, swarm);
       expect(rec.count('step')).toBe(1 + 1 + 3 + 3);
       expect(rec.count('member')).toBe(6);
       for (const sig of [single, chain, swarm]) expect((await mf.load(sig.key))!.status).toBe('done');
