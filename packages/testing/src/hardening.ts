@@ -261,36 +261,40 @@ export function describeHardening({ setup, until, env, wait, testTimeout }: Scen
       await expect(done.resume()).rejects.toBeInstanceOf(InvalidTransitionError);
     }, testTimeout);
 
-    it('run() within the deletion window reruns a removed signature of every kind from the start', async () => {
+    it('run() within the deletion window reruns a removed signature of every kind from the start, callbacks and cleanups too', async () => {
       const { mf, rec, task } = await setup();
       const step = task('step', (n) => (typeof n === 'number' ? n + 1 : 1));
       const member = task('member', ({ i }: { i: number }) => i * 10);
       const onOk = task('on-ok');
+      const clean = task('clean');
+      const memberClean = task('member-clean');
       const slow = task('slow', async () => (await delay(300), 'slow done'));
       await mf.start();
-      // each run's callback is let end before the removal: a callback still running when its
-      // signature is removed is itself removed while running, and is not run again. Its body
+      // each run's callback and cleanup are let end before the removal: one still running when
+      // its signature is removed is itself removed while running, and is not run again. Its body
       // having run is not enough: its end is stored after, later still on a loaded machine.
       const ran = (n: number, of: { key: string }) =>
         until(async () => {
-          if (rec.count('on-ok') !== n) return false;
-          const [callback] = (await mf.load(of.key))!.successCallbacks;
-          return (await mf.load(callback!))?.status === 'done';
-        }, `${n} success callbacks, the last one ended`);
-      const single = await mf.sign(step, { successCallbacks: [onOk] });
+          if (rec.count('on-ok') !== n || rec.count('clean') !== n) return false;
+          const owner = (await mf.load(of.key))!;
+          const ends = await Promise.all([owner.successCallbacks[0]!, owner.cleanupCallbacks[0]!].map((key) => mf.load(key)));
+          return ends.every((end) => end?.status === 'done');
+        }, `${n} success callbacks and cleanups, the last ones ended`);
+      const single = await mf.sign(step, { successCallbacks: [onOk], cleanup: clean });
       expect(await single.run(1, { timeoutMs: wait })).toBe(2);
       await ran(1, single);
       await single.remove();
       expect(await single.run(10, { timeoutMs: wait })).toBe(11);
       await ran(2, single);
-      const chain = await mf.chain([step, step, step], { success: onOk });
+      // a member's own cleanup runs again too (before the member counts, so before the chain ends)
+      const chain = await mf.chain([await mf.sign(step, { cleanup: memberClean }), step, step], { success: onOk, cleanup: clean });
       expect(await chain.run(0, { timeoutMs: wait })).toBe(3);
       await ran(3, chain);
       await chain.remove();
       expect(await chain.run(100, { timeoutMs: wait })).toBe(103);
       await ran(4, chain);
       const members = await Promise.all([1, 2, 3].map((i) => mf.sign(member, { kwargs: { i } })));
-      const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: onOk });
+      const swarm = await mf.swarm(members, { config: { maxConcurrency: 2 }, success: onOk, cleanup: clean });
       await swarm.close();
       expect(await swarm.run({}, { timeoutMs: wait })).toEqual([10, 20, 30]);
       await ran(5, swarm);
@@ -299,6 +303,7 @@ export function describeHardening({ setup, until, env, wait, testTimeout }: Scen
       expect(await swarm.counts()).toMatchObject({ total: 3, done: 3, failed: 0, queued: 0, running: 0 });
       await ran(6, swarm);
       expect(rec.count('step')).toBe(1 + 1 + 3 + 3);
+      expect(rec.count('member-clean')).toBe(2);
       expect(rec.count('member')).toBe(6);
       for (const sig of [single, chain, swarm]) expect((await mf.load(sig.key))!.status).toBe('done');
       // removed while running: run() is refused, resume() undoes the removal

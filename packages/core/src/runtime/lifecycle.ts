@@ -141,12 +141,12 @@ export async function deleteTree(rt: Runtime, root: SignatureRecord, action: 'ca
 }
 
 /**
- * A rerun: every member and callback of a finished container back to pending with
- * its active TTL, containers' queues refilled. The root's status
- * is left to the run that follows.
+ * A rerun: every member, callback and cleanup of a finished container back to pending
+ * with its active TTL, containers' queues refilled. The root's status is left to the
+ * run that follows.
  */
 export async function resetTree(rt: Runtime, root: SignatureRecord): Promise<void> {
-  const tree = await collectTree(rt, [root.key]);
+  const tree = await collectTree(rt, [root.key], { cleanups: true });
   for (const record of tree.records) {
     const isRoot = record.key === root.key;
     if (record.kind !== 'task') await rt.store.swarmReset(record.key);
@@ -159,15 +159,22 @@ export async function resetTree(rt: Runtime, root: SignatureRecord): Promise<voi
   }
 }
 
-/** remove(): members share the container's deletion window; callbacks are marked too. */
+/**
+ * remove(): members (and their cleanups) share the container's deletion window; callbacks
+ * and cleanups are marked too, so a rerun within the window runs them again.
+ */
 async function markTree(rt: Runtime, record: SignatureRecord, options: RemoveOptions) {
   const ttl = rt.ttl(record.kind, 'done') + DELETE_GRACE_SEC;
   const members = await membersOf(rt, record);
   if (members.length > 0) {
-    const tree = await collectTree(rt, members);
+    const tree = await collectTree(rt, members, { cleanups: true });
     await rt.store.expireRecords(tree.keys, ttl);
   }
-  const callbacks = [...(options.withSuccess === false ? [] : record.successCallbacks), ...(options.withError === false ? [] : record.errorCallbacks)];
+  const callbacks = [
+    ...(options.withSuccess === false ? [] : record.successCallbacks),
+    ...(options.withError === false ? [] : record.errorCallbacks),
+    ...(record.cleanupCallbacks ?? []),
+  ];
   for (const key of callbacks) {
     try {
       await operate(rt, key, 'remove', options);
